@@ -1,0 +1,58 @@
+"""Shared helpers for benchmarks: timing, repetitions, and the ratio table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+#: One JSON payload of about 300 bytes per event, like `reference/limits.md`.
+PAYLOAD = {
+    "role": "assistant",
+    "content": "x" * 220,
+    "tool_call_id": "call_0123456789",
+    "usage": {"input_tokens": 812, "output_tokens": 96},
+}
+
+
+@dataclass
+class Result:
+    case: str
+    ours: float
+    baseline: float
+    unit: str
+    target: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("nan")
+
+    def line(self) -> str:
+        verdict = ""
+        if self.target is not None:
+            verdict = "  ok" if self.ratio >= self.target else f"  BELOW target {self.target:.2f}"
+        return (
+            f"| {self.case} | {self.ours:,.0f} | {self.baseline:,.0f} | {self.unit} "
+            f"| {self.ratio:.2f} |{verdict}"
+        )
+
+
+def header() -> None:
+    print("| case | ours | baseline | unit | ratio |", flush=True)
+    print("|---|---:|---:|---|---:|", flush=True)
+
+
+def report(result: Result) -> Result:
+    print(result.line(), flush=True)
+    return result
+
+
+async def rate(count: int, work: Callable[[], Awaitable[None]], reps: int = 3) -> float:
+    """Median of `reps` runs of `work`, as `count / seconds`."""
+    rates = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        await work()
+        rates.append(count / (time.perf_counter() - started))
+    return statistics.median(rates)

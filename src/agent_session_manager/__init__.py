@@ -1,0 +1,78 @@
+"""agent-session-manager: durable memory for AI agents.
+
+Sessions, runs, an append-only event log with gapless per-session sequence numbers, artifacts, workspaces
+and snapshots, on SQLite + local files (no server) or PostgreSQL + S3.
+
+    import agent_session_manager as asm
+
+    async with await asm.open_store("sqlite:///./.asm/asm.db") as store:
+        session = await store.save_session(asm.Session(agent_id="support-bot"))
+        event = await store.append_event(
+            asm.Event(type=asm.EventType.MESSAGE_SENT, session_id=session.id, data={"content": "hi"})
+        )
+        assert event.sequence_number == 1
+"""
+
+from .core.errors import (
+    AlreadyExists,
+    ASMError,
+    ChecksumMismatch,
+    DependencyNotAvailable,
+    InvalidCursor,
+    InvalidEventType,
+    InvalidStatus,
+    InvalidTransition,
+    MigrationRequired,
+    NotFound,
+    RunNotFound,
+    SessionNotFound,
+    StorageConnectionFailed,
+    StorageError,
+    ValidationError,
+)
+from .core.models import Event, EventType, Run, RunStatus, Session, SessionStatus
+from .core.pagination import Page
+from .open import (
+    default_artifacts_url,
+    default_database_url,
+    open_artifact_store,
+    open_store,
+    register_artifact_backend,
+    register_session_backend,
+)
+from .sessions.base import SessionStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ASMError",
+    "AlreadyExists",
+    "ChecksumMismatch",
+    "DependencyNotAvailable",
+    "Event",
+    "EventType",
+    "InvalidCursor",
+    "InvalidEventType",
+    "InvalidStatus",
+    "InvalidTransition",
+    "MigrationRequired",
+    "NotFound",
+    "Page",
+    "Run",
+    "RunNotFound",
+    "RunStatus",
+    "Session",
+    "SessionNotFound",
+    "SessionStatus",
+    "SessionStore",
+    "StorageConnectionFailed",
+    "StorageError",
+    "ValidationError",
+    "__version__",
+    "default_artifacts_url",
+    "default_database_url",
+    "open_artifact_store",
+    "open_store",
+    "register_artifact_backend",
+    "register_session_backend",
+]

@@ -1,0 +1,21 @@
+"""Timestamps: timezone-aware UTC with microseconds. A naive datetime is rejected, never guessed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .errors import ValidationError
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_utc(value: datetime, field: str = "timestamp") -> datetime:
+    """`value` converted to UTC; `validation_error` if it has no time zone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            f"{field} must be timezone-aware (naive datetimes are ambiguous)",
+            details={"field": field},
+        )
+    return value.astimezone(UTC)

@@ -1,0 +1,139 @@
+"""One exception tree, rooted at `ASMError`, with the stable codes of the seed's taxonomy.
+
+Every error carries `.code` (stable, for programs), `.details` (a JSON-friendly dict) and `.retryable`
+(whether trying the same call again may succeed). Driver exceptions never leak raw: backends wrap them in
+one of these with the original chained as `__cause__`. Messages and details never contain credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class ASMError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "internal error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str | None = None, *, details: Mapping[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as a JSON-friendly dict (for logs, CLIs and APIs)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "retryable": self.retryable,
+        }
+
+
+class ValidationError(ASMError):
+    """Input that the library refuses before anything is written."""
+
+    code = "validation_error"
+    default_message = "invalid input"
+
+
+class InvalidEventType(ValidationError):
+    code = "invalid_event_type"
+    default_message = "unknown event type"
+
+
+class InvalidStatus(ValidationError):
+    code = "invalid_status"
+    default_message = "unknown status"
+
+
+class InvalidTransition(ValidationError):
+    code = "invalid_transition"
+    default_message = "status change not allowed"
+
+
+class InvalidCursor(ValidationError):
+    code = "invalid_cursor"
+    default_message = "cursor is malformed, tampered with, or belongs to another query"
+
+
+class NotFound(ASMError):
+    code = "not_found"
+    default_message = "not found"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    default_message = "session not found"
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+    default_message = "run not found"
+
+
+class AlreadyExists(ASMError):
+    code = "already_exists"
+    default_message = "already exists"
+
+
+class StorageError(ASMError):
+    """A backend failed to read or write."""
+
+    code = "storage_error"
+    default_message = "storage backend failed"
+
+
+class ChecksumMismatch(StorageError):
+    """Stored bytes no longer match the size or SHA-256 recorded when they were written."""
+
+    code = "checksum_mismatch"
+    default_message = "stored data does not match its recorded checksum"
+
+
+class StorageConnectionFailed(StorageError):
+    """The backend could not be reached; the same call may succeed later."""
+
+    code = "storage_connection_failed"
+    default_message = "could not connect to the storage backend"
+    retryable = True
+
+
+class MigrationRequired(StorageError):
+    code = "migration_required"
+    default_message = "the database schema is missing or out of date"
+
+
+class DependencyNotAvailable(ASMError):
+    code = "dependency_not_available"
+    default_message = "an optional dependency is not installed"
+
+
+class Timeout(ASMError):
+    code = "timeout"
+    default_message = "operation timed out"
+    retryable = True
+
+
+def error_for_code(code: str) -> type[ASMError]:
+    """The exception class for a stable code (unknown codes map to `ASMError`)."""
+    return _BY_CODE.get(code, ASMError)
+
+
+def _all_subclasses(cls: type[ASMError]) -> list[type[ASMError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+_BY_CODE: dict[str, type[ASMError]] = {c.code: c for c in _all_subclasses(ASMError)}

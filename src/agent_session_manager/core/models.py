@@ -1,0 +1,340 @@
+"""The domain: `Session`, `Run`, `Event`, their statuses and the 28 event types (seed ASM 0.8).
+
+Models are frozen pydantic v2 models: change one with its helpers (`with_status`, `complete`, `fail`, ...)
+or `model_copy(update=...)`. Constructing a model validates it and raises `ASMError` subclasses, never
+pydantic's own error: `invalid_event_type`, `invalid_status`, or `validation_error` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import ids
+from .clock import ensure_utc, utc_now
+from .errors import InvalidEventType, InvalidStatus, InvalidTransition, ValidationError
+from .json import JSONObject, checked_object
+
+
+class SessionStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+
+class EventType(StrEnum):
+    """The closed set of event types. An unknown type is an error, never coerced into another."""
+
+    SESSION_CREATED = "session_created"
+    SESSION_STARTED = "session_started"
+    SESSION_PAUSED = "session_paused"
+    SESSION_RESUMED = "session_resumed"
+    SESSION_COMPLETED = "session_completed"
+    SESSION_FAILED = "session_failed"
+    SESSION_CANCELLED = "session_cancelled"
+    RUN_STARTED = "run_started"
+    RUN_COMPLETED = "run_completed"
+    RUN_FAILED = "run_failed"
+    RUN_CANCELLED = "run_cancelled"
+    RUN_TIMEOUT = "run_timeout"
+    MESSAGE_SENT = "message_sent"
+    MESSAGE_RECEIVED = "message_received"
+    MESSAGE_STREAMED = "message_streamed"
+    TOOL_CALL_STARTED = "tool_call_started"
+    TOOL_CALL_COMPLETED = "tool_call_completed"
+    TOOL_CALL_FAILED = "tool_call_failed"
+    ERROR_OCCURRED = "error_occurred"
+    ERROR_RECOVERED = "error_recovered"
+    TOKEN_USAGE_UPDATED = "token_usage_updated"
+    TURN_COMPLETED = "turn_completed"
+    WORKSPACE_SNAPSHOT_TAKEN = "workspace_snapshot_taken"
+    WORKSPACE_DIFF_COMPUTED = "workspace_diff_computed"
+    POLICY_VIOLATION = "policy_violation"
+    TOOL_APPROVAL_REQUESTED = "tool_approval_requested"
+    TOOL_APPROVAL_GRANTED = "tool_approval_granted"
+    TOOL_APPROVAL_DENIED = "tool_approval_denied"
+
+
+TERMINAL_SESSION_STATUSES = frozenset(
+    {SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED}
+)
+TERMINAL_RUN_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMEOUT}
+)
+
+#: The session state machine: pending -> active -> completed | failed | cancelled; active <-> paused.
+#: A session that never started may still fail or be cancelled. Terminal statuses are final.
+SESSION_TRANSITIONS: Mapping[SessionStatus, frozenset[SessionStatus]] = {
+    SessionStatus.PENDING: frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED, SessionStatus.CANCELLED}),
+    SessionStatus.ACTIVE: frozenset(
+        {
+            SessionStatus.PAUSED,
+            SessionStatus.COMPLETED,
+            SessionStatus.FAILED,
+            SessionStatus.CANCELLED,
+        }
+    ),
+    SessionStatus.PAUSED: frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED, SessionStatus.CANCELLED}),
+    SessionStatus.COMPLETED: frozenset(),
+    SessionStatus.FAILED: frozenset(),
+    SessionStatus.CANCELLED: frozenset(),
+}
+
+#: The run state machine: pending -> running -> completed | failed | cancelled | timeout.
+#: A run that never started may still fail or be cancelled. Terminal statuses are final.
+RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset(TERMINAL_RUN_STATUSES),
+    **{status: frozenset() for status in TERMINAL_RUN_STATUSES},
+}
+
+
+def check_session_transition(old: SessionStatus, new: SessionStatus) -> None:
+    """Raise `invalid_transition` unless `old -> new` is allowed (staying put always is)."""
+    if old != new and new not in SESSION_TRANSITIONS[old]:
+        raise InvalidTransition(
+            f"session status cannot change from {old.value} to {new.value}",
+            details={"from": old.value, "to": new.value},
+        )
+
+
+def check_run_transition(old: RunStatus, new: RunStatus) -> None:
+    """Raise `invalid_transition` unless `old -> new` is allowed (staying put always is)."""
+    if old != new and new not in RUN_TRANSITIONS[old]:
+        raise InvalidTransition(
+            f"run status cannot change from {old.value} to {new.value}",
+            details={"from": old.value, "to": new.value},
+        )
+
+
+class _Record(BaseModel):
+    """Base of the domain models: frozen, strict about unknown fields, raising `ASMError`s."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    _json_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise _translate(exc, type(self).__name__) from None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build from a plain dict (e.g. JSON from an export), validating every field."""
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict: enums as their values, datetimes as ISO-8601 strings."""
+        return self.model_dump(mode="json")
+
+
+def _translate(exc: pydantic.ValidationError, model: str) -> ValidationError:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or model
+    if field == "type" and model == "Event":
+        names = ", ".join(t.value for t in EventType)
+        return InvalidEventType(f"unknown event type; expected one of: {names}")
+    if field == "status":
+        return InvalidStatus(f"invalid {model.lower()} status: {first['msg']}")
+    return ValidationError(f"{model}.{field}: {first['msg']}", details={"field": field})
+
+
+def _valid_id(value: Any, info: pydantic.ValidationInfo) -> Any:
+    if value is None:
+        return None
+    return ids.validate_id(value, info.field_name or "id")
+
+
+def _utc(value: Any, info: pydantic.ValidationInfo) -> Any:
+    if value is None or not isinstance(value, datetime):
+        return value
+    return ensure_utc(value, info.field_name or "timestamp")
+
+
+def _text(value: Any, info: pydantic.ValidationInfo) -> Any:
+    """Plain text columns get the JSON rule too: no U+0000 and valid UTF-8, on every backend."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str) and _bad_text(item):
+            raise ValidationError(
+                f"{info.field_name} must be valid UTF-8 text without U+0000",
+                details={"field": info.field_name},
+            )
+    return value
+
+
+def _bad_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _json_object(value: Any, info: pydantic.ValidationInfo) -> Any:
+    if value is None:
+        return None
+    return checked_object(value, info.field_name or "value")
+
+
+class Session(_Record):
+    """A conversation or task of one agent; the unit that owns runs, events and artifacts."""
+
+    id: str = Field(default_factory=lambda: ids.new_id(ids.SESSION_PREFIX))
+    agent_id: str = Field(min_length=1)
+    status: SessionStatus = SessionStatus.PENDING
+    parent_session_id: str | None = None
+    metadata: JSONObject = Field(default_factory=dict)
+    context: JSONObject = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    deleted_at: datetime | None = None
+
+    _check_ids = field_validator("id", "parent_session_id", mode="before")(_valid_id)
+    _check_times = field_validator("created_at", "updated_at", "deleted_at", mode="after")(_utc)
+    _check_json = field_validator("metadata", "context", mode="before")(_json_object)
+    _check_text = field_validator("agent_id", "tags", mode="after")(_text)
+
+    @field_validator("tags", mode="after")
+    @classmethod
+    def _check_tags(cls, value: list[str]) -> list[str]:
+        if any(not tag for tag in value):
+            raise ValidationError("tags must be non-empty strings", details={"field": "tags"})
+        return value
+
+    def with_status(self, status: SessionStatus | str) -> Session:
+        """A copy in `status` with `updated_at` bumped; `invalid_transition` if not allowed."""
+        new = _session_status(status)
+        check_session_transition(self.status, new)
+        return self.model_copy(update={"status": new, "updated_at": utc_now()})
+
+
+class Run(_Record):
+    """One execution of an agent within a session (a prompt in, an output or an error out)."""
+
+    id: str = Field(default_factory=lambda: ids.new_id(ids.RUN_PREFIX))
+    session_id: str
+    status: RunStatus = RunStatus.PENDING
+    input: JSONObject | None = None
+    output: JSONObject | None = None
+    error: JSONObject | None = None
+    metadata: JSONObject = Field(default_factory=dict)
+    turn_count: int = Field(default=0, ge=0)
+    token_usage: JSONObject = Field(default_factory=dict)
+    cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    started_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    provider: str | None = None
+    provider_metadata: JSONObject = Field(default_factory=dict)
+
+    _check_ids = field_validator("id", "session_id", mode="before")(_valid_id)
+    _check_times = field_validator("started_at", "ended_at", mode="after")(_utc)
+    _check_json = field_validator(
+        "input", "output", "error", "metadata", "token_usage", "provider_metadata", mode="before"
+    )(_json_object)
+    _check_text = field_validator("provider", mode="after")(_text)
+
+    def with_status(self, status: RunStatus | str) -> Run:
+        """A copy in `status` (`ended_at` set on entering a terminal status); checks the transition."""
+        new = _run_status(status)
+        check_run_transition(self.status, new)
+        update: dict[str, Any] = {"status": new}
+        if new in TERMINAL_RUN_STATUSES and self.ended_at is None:
+            update["ended_at"] = utc_now()
+        return self.model_copy(update=update)
+
+    def complete(self, output: Mapping[str, Any] | None = None) -> Run:
+        """A completed copy carrying `output`."""
+        done = self.with_status(RunStatus.COMPLETED)
+        return done.model_copy(update={"output": _copy_json(output, "output")})
+
+    def fail(self, error: Mapping[str, Any]) -> Run:
+        """A failed copy carrying `error` (`{"code": ..., "message": ...}` by convention)."""
+        failed = self.with_status(RunStatus.FAILED)
+        return failed.model_copy(update={"error": _copy_json(error, "error")})
+
+    def add_token_usage(self, usage: Mapping[str, Any]) -> Run:
+        """A copy with `usage` merged into `token_usage`: numbers are summed, other values replaced."""
+        merged = dict(self.token_usage)
+        for key, value in usage.items():
+            old = merged.get(key)
+            numeric = (int, float)
+            if (
+                isinstance(value, numeric)
+                and isinstance(old, numeric)
+                and not isinstance(value, bool)
+                and not isinstance(old, bool)
+            ):
+                merged[key] = old + value
+            else:
+                merged[key] = value
+        return self.model_copy(update={"token_usage": checked_object(merged, "token_usage")})
+
+
+class Event(_Record):
+    """One entry of a session's append-only log. `sequence_number` is assigned by the store."""
+
+    id: str = Field(default_factory=lambda: ids.new_id(ids.EVENT_PREFIX))
+    type: EventType
+    session_id: str
+    run_id: str | None = None
+    timestamp: datetime = Field(default_factory=utc_now)
+    data: JSONObject = Field(default_factory=dict)
+    metadata: JSONObject = Field(default_factory=dict)
+    sequence_number: int | None = Field(default=None, ge=1)
+    schema_version: int = Field(default=1, ge=1)
+    provider: str | None = None
+    correlation_id: str | None = None
+
+    _check_ids = field_validator("id", "session_id", "run_id", mode="before")(_valid_id)
+    _check_times = field_validator("timestamp", mode="after")(_utc)
+    _check_json = field_validator("data", "metadata", mode="before")(_json_object)
+    _check_text = field_validator("provider", "correlation_id", mode="after")(_text)
+
+
+def _session_status(value: SessionStatus | str) -> SessionStatus:
+    try:
+        return SessionStatus(value)
+    except ValueError:
+        raise InvalidStatus(f"unknown session status {value!r}") from None
+
+
+def _run_status(value: RunStatus | str) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError:
+        raise InvalidStatus(f"unknown run status {value!r}") from None
+
+
+def event_types(values: EventType | str | Any) -> frozenset[EventType]:
+    """Normalise one type or an iterable of types; `invalid_event_type` for any unknown name."""
+    items = [values] if isinstance(values, str) else list(values)
+    try:
+        return frozenset(EventType(v) for v in items)
+    except ValueError:
+        raise InvalidEventType(f"unknown event type in {items!r}") from None
+
+
+def _copy_json(value: Mapping[str, Any] | None, field: str) -> JSONObject | None:
+    return None if value is None else checked_object(dict(value), field)

@@ -1,0 +1,48 @@
+"""Store URLs: parsing helpers and credential masking.
+
+Credentials may arrive in a URL (`postgresql://user:secret@host/db`, `s3://bucket?secret_access_key=...`).
+They are never printed, logged or put in an error message: `redact_url` is applied wherever a URL is shown.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_SECRET_PARAMS = frozenset(
+    {
+        "password",
+        "secret",
+        "secret_access_key",
+        "aws_secret_access_key",
+        "session_token",
+        "aws_session_token",
+        "token",
+        "access_key_id",
+        "aws_access_key_id",
+        "sslpassword",
+    }
+)
+MASK = "***"
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme without a driver suffix: `postgresql+asyncpg://` -> `postgresql`."""
+    return urlsplit(url).scheme.split("+", 1)[0].lower()
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password and secret query parameters replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

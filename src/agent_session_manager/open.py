@@ -1,0 +1,92 @@
+"""One URL opens any backend: `open_store(url)` for sessions, `open_artifact_store(url)` for blobs.
+
+Schemes map to backend classes by import path, so a backend's dependencies load only when its scheme is
+used; a missing optional dependency raises `dependency_not_available` naming the extra to install.
+Third parties add schemes with `register_session_backend` / `register_artifact_backend`. Each backend
+class has `async from_url(url, **options)` returning a connected store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from .core.errors import DependencyNotAvailable, ValidationError
+from .core.urls import redact_url, scheme_of
+from .sessions.base import SessionStore
+
+DEFAULT_DATABASE_URL = "sqlite:///./.asm/asm.db"
+DEFAULT_ARTIFACTS_URL = "file://./.asm/artifacts"
+
+_SESSION_BACKENDS: dict[str, tuple[str, str]] = {
+    "memory": ("agent_session_manager.sessions.memory:InMemorySessionStore", ""),
+    "sqlite": ("agent_session_manager.sessions.sql.sqlite:SQLiteSessionStore", ""),
+    "postgresql": ("agent_session_manager.sessions.sql.postgres:PostgresSessionStore", "postgres"),
+    "postgres": ("agent_session_manager.sessions.sql.postgres:PostgresSessionStore", "postgres"),
+}
+_ARTIFACT_BACKENDS: dict[str, tuple[str, str]] = {
+    "memory": ("agent_session_manager.artifacts.memory:InMemoryArtifactStore", ""),
+    "file": ("agent_session_manager.artifacts.file:FileArtifactStore", ""),
+    "s3": ("agent_session_manager.artifacts.s3:S3ArtifactStore", "s3"),
+}
+
+
+def register_session_backend(scheme: str, target: str, extra: str = "") -> None:
+    """Make `open_store` open `scheme://...` URLs with the class at `target` ("module:Class")."""
+    _SESSION_BACKENDS[scheme.lower()] = (target, extra)
+
+
+def register_artifact_backend(scheme: str, target: str, extra: str = "") -> None:
+    """Make `open_artifact_store` open `scheme://...` URLs with the class at `target`."""
+    _ARTIFACT_BACKENDS[scheme.lower()] = (target, extra)
+
+
+def default_database_url() -> str:
+    """`ASM_DATABASE_URL`, else the embedded default `sqlite:///./.asm/asm.db`."""
+    return os.environ.get("ASM_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def default_artifacts_url() -> str:
+    """`ASM_ARTIFACTS_URL`, else the embedded default `file://./.asm/artifacts`."""
+    return os.environ.get("ASM_ARTIFACTS_URL") or DEFAULT_ARTIFACTS_URL
+
+
+def resolve_backend(url: str, registry: dict[str, tuple[str, str]], kind: str) -> Any:
+    """The backend class registered for `url`'s scheme."""
+    scheme = scheme_of(url)
+    if scheme not in registry:
+        supported = ", ".join(f"{s}://" for s in sorted(registry))
+        raise ValidationError(
+            f"unsupported {kind} URL scheme {scheme!r} in {redact_url(url)}; supported: {supported}",
+            details={"scheme": scheme, "supported": sorted(registry)},
+        )
+    target, extra = registry[scheme]
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        hint = f"pip install 'agent-session-manager[{extra}]'" if extra else "reinstall the package"
+        raise DependencyNotAvailable(
+            f"the {scheme}:// backend needs {exc.name!r}: {hint}",
+            details={"dependency": exc.name, "scheme": scheme},
+        ) from exc
+    return getattr(module, attr)
+
+
+async def open_store(url: str | None = None, **options: Any) -> SessionStore:
+    """Open and connect the session store at `url` (default: `default_database_url()`).
+
+    The result is an async context manager: `async with await open_store(url) as store: ...`.
+    """
+    url = url or default_database_url()
+    backend = resolve_backend(url, _SESSION_BACKENDS, "session store")
+    store: SessionStore = await backend.from_url(url, **options)
+    return store
+
+
+async def open_artifact_store(url: str | None = None, **options: Any) -> Any:
+    """Open the artifact store at `url` (default: `default_artifacts_url()`)."""
+    url = url or default_artifacts_url()
+    backend = resolve_backend(url, _ARTIFACT_BACKENDS, "artifact store")
+    return await backend.from_url(url, **options)

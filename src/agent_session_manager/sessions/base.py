@@ -1,0 +1,269 @@
+"""The `SessionStore` port: the contract every session backend passes (DESIGN §3).
+
+Semantics decided once for every backend (the seed's backends disagreed; ours do not):
+
+* Saves are upserts by id. Reads of a missing id raise `SessionNotFound` / `RunNotFound`.
+* A status change on save must follow the state machine in `core.models` (`invalid_transition`); the first
+  save of an id may use any status (imports). A run belongs to one session for life.
+* `delete_session` removes the session, its runs, events, sequence counter and artifact records, atomically,
+  and is idempotent.
+* `append_event` returns the stored event with its `sequence_number`: per session 1, 2, 3, ... with no gap
+  and no duplicate whatever the number of writers, processes or machines. Re-appending an id the session
+  already has returns the stored event unchanged (safe retries); the same id in another session raises
+  `already_exists`. Appending to a missing session raises `SessionNotFound`.
+* `append_events` is atomic: contiguous numbers in input order; duplicates (also within the batch) map to
+  the stored event; one invalid event and nothing is written. `flush` saves session, run and events
+  atomically.
+* `get_events`: ascending sequence; `after`/`before` exclusive on sequence; `since`/`until` inclusive on
+  timestamp; `wait` long-polls: when nothing matches, block until a matching event is appended or `wait`
+  seconds pass (then `[]`).
+* `list_sessions` / `list_runs` page with opaque keyset cursors in a deterministic order: sessions by
+  `(created_at, id)` ascending, runs by `(started_at, id)` ascending.
+* `subscribe` yields the session's events live and in order, forever; resuming with `after=` the last
+  sequence seen continues with no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from ..core.clock import ensure_utc
+from ..core.errors import ValidationError
+from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
+from ..core.pagination import DEFAULT_PAGE_SIZE, Page
+
+#: How long one long-poll of `subscribe` waits before it asks again (seconds).
+SUBSCRIBE_POLL_SECONDS = 30.0
+#: How many events `subscribe` reads per round trip.
+SUBSCRIBE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """The validated arguments of `get_events`, shared by every backend."""
+
+    session_id: str
+    after: int | None = None
+    before: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    run_id: str | None = None
+    types: frozenset[EventType] | None = None
+    limit: int | None = None
+    wait: float | None = None
+
+    @classmethod
+    def build(
+        cls,
+        session_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> EventQuery:
+        for name, value in (("after", after), ("before", before), ("limit", limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValidationError(f"{name} must be a non-negative integer", details={"field": name})
+        if limit == 0:
+            raise ValidationError("limit must be at least 1", details={"field": "limit"})
+        if wait is not None and (isinstance(wait, bool) or not wait >= 0):
+            raise ValidationError("wait must be a number of seconds >= 0", details={"field": "wait"})
+        return cls(
+            session_id=session_id,
+            after=after,
+            before=before,
+            since=None if since is None else ensure_utc(since, "since"),
+            until=None if until is None else ensure_utc(until, "until"),
+            run_id=run_id,
+            types=None if types is None else event_types(types),
+            limit=limit,
+            wait=wait or None,
+        )
+
+    def matches(self, event: Event) -> bool:
+        """Whether `event` (already stored, so numbered) passes every filter of this query."""
+        seq = event.sequence_number or 0
+        return (
+            event.session_id == self.session_id
+            and (self.after is None or seq > self.after)
+            and (self.before is None or seq < self.before)
+            and (self.since is None or event.timestamp >= self.since)
+            and (self.until is None or event.timestamp <= self.until)
+            and (self.run_id is None or event.run_id == self.run_id)
+            and (self.types is None or event.type in self.types)
+        )
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Durable sessions, runs and per-session event logs. Every method is a coroutine."""
+
+    async def save_session(self, session: Session) -> Session:
+        """Insert or replace `session` (upsert by id); status changes follow the state machine."""
+        ...
+
+    async def get_session(self, session_id: str) -> Session:
+        """The session, or `SessionNotFound`."""
+        ...
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Session]:
+        """Sessions by `(created_at, id)` ascending, filtered, one keyset page at a time."""
+        ...
+
+    async def delete_session(self, session_id: str) -> None:
+        """Remove the session with its runs, events, counter and artifact records; idempotent."""
+        ...
+
+    async def save_run(self, run: Run) -> Run:
+        """Insert or replace `run`; its session must exist (`SessionNotFound`)."""
+        ...
+
+    async def get_run(self, run_id: str) -> Run:
+        """The run, or `RunNotFound`."""
+        ...
+
+    async def list_runs(
+        self,
+        session_id: str,
+        *,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """A session's runs by `(started_at, id)` ascending, one keyset page at a time."""
+        ...
+
+    async def get_active_run(self, session_id: str) -> Run | None:
+        """The most recently started run in status `running`, or `None`."""
+        ...
+
+    async def append_event(self, event: Event) -> Event:
+        """Store `event` and return it numbered; a retried id returns the stored event."""
+        ...
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        """Store a batch atomically with contiguous numbers in input order."""
+        ...
+
+    async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
+        """Save `session`, `run` and append `events` in one atomic step; return the stored events."""
+        ...
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> list[Event]:
+        """A session's events in ascending sequence, filtered; `wait` seconds of long-poll if none."""
+        ...
+
+    async def get_latest_sequence(self, session_id: str) -> int:
+        """The highest sequence number of the session (0 when it has no events)."""
+        ...
+
+    def subscribe(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Yield the session's events with sequence > `after`, live and in order, until closed."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and wake waiting readers; idempotent."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class LongPollSubscription:
+    """`subscribe` and async context management for any store whose `get_events` can `wait`.
+
+    Mixed into backends so that "follow a session" is written once: read a batch after the last
+    sequence seen, long-polling when there is none. Live delivery is as fast as the backend's wake-up
+    (an in-process condition, LISTEN/NOTIFY), and resuming from a sequence can neither skip nor repeat.
+    """
+
+    async def get_events(  # pragma: no cover - provided by the backend
+        self,
+        session_id: str,
+        *,
+        after: int | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> list[Event]:
+        raise NotImplementedError
+
+    async def close(self) -> None:  # pragma: no cover - provided by the backend
+        raise NotImplementedError
+
+    async def subscribe(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+    ) -> AsyncIterator[Event]:
+        wanted = None if types is None else event_types(types)
+        position = after
+        while True:
+            batch = await self.get_events(
+                session_id,
+                after=position,
+                limit=SUBSCRIBE_BATCH,
+                wait=SUBSCRIBE_POLL_SECONDS,
+            )
+            for event in batch:
+                position = event.sequence_number or position
+                if (run_id is None or event.run_id == run_id) and (wanted is None or event.type in wanted):
+                    yield event
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

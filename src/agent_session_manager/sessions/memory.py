@@ -1,0 +1,352 @@
+"""`InMemorySessionStore`: the whole contract in process memory, for tests, demos and ephemeral agents.
+
+Appends are O(1) (a per-session list plus a global id index; the seed scanned every event of every
+session on each read), reads find their start by binary search on the sequence, and long-polls wake on
+an in-process signal. Stored models are deep copies: mutating what you passed in, or what you got back,
+never changes the store. A store belongs to the event loop that uses it (use `sync` from threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ..core.errors import AlreadyExists, RunNotFound, SessionNotFound, ValidationError
+from ..core.models import (
+    Event,
+    EventType,
+    Run,
+    RunStatus,
+    Session,
+    SessionStatus,
+    check_run_transition,
+    check_session_transition,
+)
+from ..core.pagination import DEFAULT_PAGE_SIZE, Page, check_limit, decode_cursor, encode_cursor
+from .base import EventQuery, LongPollSubscription
+from .filters import run_statuses, session_statuses
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _detached(model: M) -> M:
+    return model.model_copy(deep=True)
+
+
+class InMemorySessionStore(LongPollSubscription):
+    """A `SessionStore` that keeps everything in dicts and lists of this process."""
+
+    backend = "memory"
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._runs: dict[str, Run] = {}
+        self._runs_by_session: dict[str, dict[str, None]] = {}
+        self._events: dict[str, list[Event]] = {}
+        self._sequences: dict[str, list[int]] = {}
+        self._event_by_id: dict[str, Event] = {}
+        self._counters: dict[str, int] = {}
+        self._signals: dict[str, asyncio.Event] = {}
+        self._closed = False
+
+    @classmethod
+    async def from_url(cls, url: str = "memory://", **options: Any) -> InMemorySessionStore:
+        """`memory://` (nothing to configure): a fresh, empty store."""
+        if options:
+            raise ValidationError(
+                f"memory:// takes no options, got {sorted(options)}",
+                details={"options": sorted(options)},
+            )
+        return cls()
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    async def save_session(self, session: Session) -> Session:
+        self._check_session(session)
+        self._put_session(session)
+        return _detached(session)
+
+    async def get_session(self, session_id: str) -> Session:
+        return _detached(self._session(session_id))
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Session]:
+        check_limit(limit)
+        statuses = session_statuses(status)
+        rows = [
+            s
+            for s in self._sessions.values()
+            if (agent_id is None or s.agent_id == agent_id) and (statuses is None or s.status in statuses)
+        ]
+        return _keyset_page(rows, lambda s: (s.created_at, s.id), "sessions:created_at_asc", limit, cursor)
+
+    async def delete_session(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+        for run_id in self._runs_by_session.pop(session_id, {}):
+            self._runs.pop(run_id, None)
+        for event in self._events.pop(session_id, []):
+            self._event_by_id.pop(event.id, None)
+        self._sequences.pop(session_id, None)
+        self._counters.pop(session_id, None)
+        self._notify(session_id)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def save_run(self, run: Run) -> Run:
+        self._session(run.session_id)
+        self._check_run(run)
+        self._put_run(run)
+        return _detached(run)
+
+    async def get_run(self, run_id: str) -> Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise RunNotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+        return _detached(run)
+
+    async def list_runs(
+        self,
+        session_id: str,
+        *,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        check_limit(limit)
+        statuses = run_statuses(status)
+        rows = [
+            self._runs[run_id]
+            for run_id in self._runs_by_session.get(session_id, {})
+            if statuses is None or self._runs[run_id].status in statuses
+        ]
+        return _keyset_page(rows, lambda r: (r.started_at, r.id), "runs:started_at_asc", limit, cursor)
+
+    async def get_active_run(self, session_id: str) -> Run | None:
+        running = [
+            self._runs[run_id]
+            for run_id in self._runs_by_session.get(session_id, {})
+            if self._runs[run_id].status is RunStatus.RUNNING
+        ]
+        if not running:
+            return None
+        return _detached(max(running, key=lambda r: (r.started_at, r.id)))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def append_event(self, event: Event) -> Event:
+        return (await self.append_events([event]))[0]
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        return self._append(events, extra_sessions=())
+
+    async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
+        self._check_session(session)
+        if run is not None:
+            if run.session_id != session.id:
+                raise ValidationError("flush: the run belongs to another session", details={"run_id": run.id})
+            self._check_run(run)
+        for event in events:
+            if isinstance(event, Event) and event.session_id != session.id:
+                raise ValidationError(
+                    "flush: every event must belong to the flushed session",
+                    details={"event_id": event.id},
+                )
+        planned = self._plan(events, extra_sessions=(session.id,))
+        self._put_session(session)
+        if run is not None:
+            self._put_run(run)
+        return self._commit(planned)
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> list[Event]:
+        query = EventQuery.build(
+            session_id,
+            after=after,
+            before=before,
+            since=since,
+            until=until,
+            run_id=run_id,
+            types=types,
+            limit=limit,
+            wait=wait,
+        )
+        found = self._select(query)
+        if found or query.wait is None:
+            return found
+        deadline = time.monotonic() + query.wait
+        while not found and not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            signal = self._signals.setdefault(session_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(signal.wait(), remaining)
+            except TimeoutError:
+                break
+            found = self._select(query)
+        return found
+
+    async def get_latest_sequence(self, session_id: str) -> int:
+        self._session(session_id)
+        return self._counters.get(session_id, 0)
+
+    async def close(self) -> None:
+        self._closed = True
+        for signal in self._signals.values():
+            signal.set()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
+        return session
+
+    def _check_session(self, session: Session) -> None:
+        if not isinstance(session, Session):
+            raise ValidationError("expected a Session", details={"got": type(session).__name__})
+        stored = self._sessions.get(session.id)
+        if stored is not None:
+            check_session_transition(stored.status, session.status)
+
+    def _put_session(self, session: Session) -> None:
+        self._sessions[session.id] = _detached(session)
+
+    def _check_run(self, run: Run) -> None:
+        if not isinstance(run, Run):
+            raise ValidationError("expected a Run", details={"got": type(run).__name__})
+        stored = self._runs.get(run.id)
+        if stored is None:
+            return
+        if stored.session_id != run.session_id:
+            raise AlreadyExists(
+                f"run {run.id!r} already belongs to another session", details={"run_id": run.id}
+            )
+        check_run_transition(stored.status, run.status)
+
+    def _put_run(self, run: Run) -> None:
+        self._runs[run.id] = _detached(run)
+        self._runs_by_session.setdefault(run.session_id, {})[run.id] = None
+
+    def _append(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[Event]:
+        return self._commit(self._plan(events, extra_sessions))
+
+    def _plan(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[tuple[Event, bool]]:
+        """Validate a whole batch and number it, without changing anything.
+
+        Returns `(event, is_new)` pairs in input order; new events carry their sequence number.
+        """
+        known_sessions = set(extra_sessions)
+        next_seq: dict[str, int] = {}
+        batch: dict[str, Event] = {}
+        planned: list[tuple[Event, bool]] = []
+        for event in events:
+            if not isinstance(event, Event):
+                raise ValidationError(
+                    "append_events takes Event objects", details={"got": type(event).__name__}
+                )
+            if event.session_id not in known_sessions:
+                self._session(event.session_id)
+                known_sessions.add(event.session_id)
+            stored = self._event_by_id.get(event.id)
+            if stored is not None:
+                if stored.session_id != event.session_id:
+                    raise AlreadyExists(
+                        f"event {event.id!r} already exists in another session",
+                        details={"event_id": event.id},
+                    )
+                planned.append((stored, False))
+                continue
+            if event.id in batch:
+                earlier = batch[event.id]
+                if earlier.session_id != event.session_id:
+                    raise AlreadyExists(
+                        f"event {event.id!r} appears twice for different sessions",
+                        details={"event_id": event.id},
+                    )
+                planned.append((earlier, False))
+                continue
+            sid = event.session_id
+            seq = next_seq.get(sid, self._counters.get(sid, 0)) + 1
+            next_seq[sid] = seq
+            numbered = event.model_copy(update={"sequence_number": seq}, deep=True)
+            batch[event.id] = numbered
+            planned.append((numbered, True))
+        return planned
+
+    def _commit(self, planned: list[tuple[Event, bool]]) -> list[Event]:
+        touched: set[str] = set()
+        for event, is_new in planned:
+            if not is_new:
+                continue
+            sid = event.session_id
+            self._events.setdefault(sid, []).append(event)
+            self._sequences.setdefault(sid, []).append(event.sequence_number or 0)
+            self._event_by_id[event.id] = event
+            self._counters[sid] = event.sequence_number or 0
+            touched.add(sid)
+        for sid in touched:
+            self._notify(sid)
+        return [_detached(event) for event, _ in planned]
+
+    def _select(self, query: EventQuery) -> list[Event]:
+        self._session(query.session_id)
+        events = self._events.get(query.session_id, [])
+        start = (
+            0
+            if query.after is None
+            else bisect.bisect_right(self._sequences.get(query.session_id, []), query.after)
+        )
+        found: list[Event] = []
+        for event in events[start:]:
+            if query.before is not None and (event.sequence_number or 0) >= query.before:
+                break
+            if query.matches(event):
+                found.append(_detached(event))
+                if query.limit is not None and len(found) >= query.limit:
+                    break
+        return found
+
+    def _notify(self, session_id: str) -> None:
+        signal = self._signals.pop(session_id, None)
+        if signal is not None:
+            signal.set()
+
+
+def _keyset_page(rows: list[M], key: Any, scope: str, limit: int, cursor: str | None) -> Page[M]:
+    """One page of `rows` in ascending `key` order, after the key held by `cursor`."""
+    rows = sorted(rows, key=key)
+    if cursor is not None:
+        created, ident = decode_cursor(cursor, scope)
+        position = (datetime.fromisoformat(created), ident)
+        rows = [r for r in rows if key(r) > position]
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last_time, last_id = key(page[-1])
+        next_cursor = encode_cursor(scope, [last_time.isoformat(), last_id])
+    return Page([_detached(r) for r in page], next_cursor)

@@ -1,0 +1,1 @@
+pytest_plugins = ["agent_session_manager.testing.fixtures"]

@@ -1,0 +1,34 @@
+"""The real-server fixtures really give working servers (so backend suites can rely on them)."""
+
+from __future__ import annotations
+
+import asyncpg
+import obstore
+from obstore.store import S3Store
+
+from agent_session_manager.testing.services import S3Target
+
+
+async def test_postgres_database_is_fresh_and_writable(postgres_url: str) -> None:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        tables = await connection.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        assert tables == 0
+        assert await connection.fetchval("SELECT 41 + 1") == 42
+    finally:
+        await connection.close()
+
+
+def test_seaweedfs_bucket_stores_and_lists_objects(s3_target: S3Target) -> None:
+    store = S3Store(
+        s3_target.bucket,
+        endpoint=s3_target.endpoint,
+        region=s3_target.region,
+        client_options={"allow_http": True},
+        **s3_target.credentials(),
+    )
+    obstore.put(store, "a/b.txt", b"hello")
+    assert bytes(obstore.get(store, "a/b.txt").bytes()) == b"hello"
+    assert [item["path"] for item in obstore.list(store).collect()] == ["a/b.txt"]
