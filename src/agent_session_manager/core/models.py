@@ -19,6 +19,7 @@ from . import ids
 from .clock import ensure_utc, utc_now
 from .errors import InvalidEventType, InvalidStatus, InvalidTransition, ValidationError
 from .json import JSONObject, checked_object
+from .keys import validate_key
 
 
 class SessionStatus(StrEnum):
@@ -338,3 +339,33 @@ def event_types(values: EventType | str | Any) -> frozenset[EventType]:
 
 def _copy_json(value: Mapping[str, Any] | None, field: str) -> JSONObject | None:
     return None if value is None else checked_object(dict(value), field)
+
+
+class ArtifactRecord(_Record):
+    """The registry entry of one stored blob (`asm_artifacts`): what, where, how big, which checksum.
+
+    `key` is unique across the registry; registering a key again replaces its record (like a put).
+    """
+
+    id: str = Field(default_factory=lambda: ids.new_id(ids.ARTIFACT_PREFIX))
+    session_id: str | None = None
+    run_id: str | None = None
+    key: str
+    content_type: str | None = None
+    byte_size: int = Field(ge=0)
+    checksum_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    storage_backend: str = Field(min_length=1)
+    storage_ref: str = Field(min_length=1)
+    metadata: JSONObject = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utc_now)
+    deleted_at: datetime | None = None
+
+    _check_ids = field_validator("id", "session_id", "run_id", mode="before")(_valid_id)
+    _check_times = field_validator("created_at", "deleted_at", mode="after")(_utc)
+    _check_json = field_validator("metadata", mode="before")(_json_object)
+    _check_text = field_validator("content_type", "storage_backend", "storage_ref", mode="after")(_text)
+
+    @field_validator("key", mode="after")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        return validate_key(value)

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ..core.errors import AlreadyExists, RunNotFound, SessionNotFound, ValidationError
+from ..artifacts.registry import ArtifactTotals
+from ..core.errors import AlreadyExists, NotFound, RunNotFound, SessionNotFound, ValidationError
 from ..core.models import (
+    ArtifactRecord,
     Event,
     EventType,
     Run,
@@ -53,6 +55,8 @@ class InMemorySessionStore(LongPollSubscription):
         self._event_by_id: dict[str, Event] = {}
         self._counters: dict[str, int] = {}
         self._signals: dict[str, asyncio.Event] = {}
+        self._artifacts: dict[str, ArtifactRecord] = {}
+        self._artifacts_by_session: dict[str, dict[str, None]] = {}
         self._closed = False
 
     @classmethod
@@ -100,6 +104,8 @@ class InMemorySessionStore(LongPollSubscription):
             self._event_by_id.pop(event.id, None)
         self._sequences.pop(session_id, None)
         self._counters.pop(session_id, None)
+        for key in self._artifacts_by_session.pop(session_id, {}):
+            self._artifacts.pop(key, None)
         self._notify(session_id)
 
     # -- runs -----------------------------------------------------------------------------------
@@ -212,6 +218,43 @@ class InMemorySessionStore(LongPollSubscription):
     async def get_latest_sequence(self, session_id: str) -> int:
         self._session(session_id)
         return self._counters.get(session_id, 0)
+
+    # -- artifact registry ----------------------------------------------------------------------
+
+    async def register_artifact(self, record: ArtifactRecord) -> ArtifactRecord:
+        if not isinstance(record, ArtifactRecord):
+            raise ValidationError("expected an ArtifactRecord", details={"got": type(record).__name__})
+        if record.session_id is not None:
+            self._session(record.session_id)
+        await self.delete_artifact_record(record.key)
+        self._artifacts[record.key] = _detached(record)
+        if record.session_id is not None:
+            self._artifacts_by_session.setdefault(record.session_id, {})[record.key] = None
+        return _detached(record)
+
+    async def get_artifact_record(self, key: str) -> ArtifactRecord:
+        record = self._artifacts.get(key)
+        if record is None:
+            raise NotFound(f"no artifact record for key {key!r}", details={"key": key})
+        return _detached(record)
+
+    async def list_artifact_records(
+        self, session_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[ArtifactRecord]:
+        check_limit(limit)
+        self._session(session_id)
+        rows = [self._artifacts[key] for key in self._artifacts_by_session.get(session_id, {})]
+        return _keyset_page(rows, lambda a: (a.created_at, a.id), "artifacts:created_at_asc", limit, cursor)
+
+    async def artifact_totals(self, session_id: str) -> ArtifactTotals:
+        self._session(session_id)
+        records = [self._artifacts[key] for key in self._artifacts_by_session.get(session_id, {})]
+        return ArtifactTotals(count=len(records), byte_size=sum(r.byte_size for r in records))
+
+    async def delete_artifact_record(self, key: str) -> None:
+        record = self._artifacts.pop(key, None)
+        if record is not None and record.session_id is not None:
+            self._artifacts_by_session.get(record.session_id, {}).pop(key, None)
 
     async def close(self) -> None:
         self._closed = True

@@ -1,0 +1,1 @@
+"""Artifacts: binary blobs by key (memory, file, S3) and their registry records."""

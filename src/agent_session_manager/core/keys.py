@@ -1,0 +1,51 @@
+"""Object keys and relative paths that cannot escape their root or prefix.
+
+Shared by artifacts (keys), workspaces (paths) and snapshots (identifiers). A key is `/`-separated
+segments: no empty segment (so no leading `/`, no `a//b`), no `.` or `..` segment, no backslash, no NUL
+or other control character, valid UTF-8, at most 1024 bytes. Anything else is `validation_error`, raised
+before any I/O, so nothing can be read or written outside a file root or an S3 prefix.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .errors import ValidationError
+
+MAX_KEY_BYTES = 1024
+
+
+def validate_key(key: object, field: str = "key") -> str:
+    """Return `key` unchanged if it is a safe relative key, else raise `validation_error`."""
+    if not isinstance(key, str) or not key:
+        raise ValidationError(f"{field} must be a non-empty string", details={"field": field})
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError(f"{field} must be valid UTF-8", details={"field": field}) from None
+    if size > MAX_KEY_BYTES:
+        raise ValidationError(
+            f"{field} is {size} bytes; at most {MAX_KEY_BYTES} are allowed",
+            details={"field": field, "bytes": size},
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in key) or "\\" in key:
+        raise ValidationError(
+            f"{field} must not contain control characters or backslashes",
+            details={"field": field},
+        )
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise ValidationError(
+                f"{field} {key!r} has an empty, '.' or '..' segment (or a leading '/'); "
+                "keys are relative and cannot leave their root",
+                details={"field": field},
+            )
+    return key
+
+
+def validate_prefix(prefix: str, field: str = "prefix") -> str:
+    """A prefix is empty, or a valid key; returned with exactly one trailing `/` when not empty."""
+    stripped = prefix.strip("/")
+    if not stripped:
+        return ""
+    return validate_key(stripped, field) + "/"
