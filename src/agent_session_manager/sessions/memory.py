@@ -60,8 +60,10 @@ class InMemorySessionStore(LongPollSubscription):
         self._closed = False
 
     @classmethod
-    async def from_url(cls, url: str = "memory://", **options: Any) -> InMemorySessionStore:
-        """`memory://` (nothing to configure): a fresh, empty store."""
+    async def from_url(
+        cls, url: str = "memory://", *, migrate: bool = False, **options: Any
+    ) -> InMemorySessionStore:
+        """`memory://`: a fresh, empty store (`migrate` is accepted and moot: there is no schema)."""
         if options:
             raise ValidationError(
                 f"memory:// takes no options, got {sorted(options)}",
