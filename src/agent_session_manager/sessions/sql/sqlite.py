@@ -1,0 +1,343 @@
+"""`SQLiteSessionStore`: the embedded default (`sqlite:///./.asm/asm.db`), no server needed.
+
+* WAL mode, so readers never wait for the writer; a busy timeout (default 10 s, `?busy_timeout=`), so a
+  writer waits for another process's write instead of failing ("database is locked" only surfaces, as a
+  retryable `timeout` error, once that time has passed).
+* `synchronous=NORMAL` by default: a commit is atomic and consistent, and survives a crash of the
+  process, but the last commits before a power loss or OS crash may be lost (WAL is fsynced at
+  checkpoints, not per commit). `?synchronous=FULL` fsyncs the WAL on every commit (about 4x slower
+  here, `bench/README.md`).
+* Each operation is one job on a thread that owns its connection: appends and other writes on one writer
+  thread (`BEGIN IMMEDIATE` ... `COMMIT`, all statements in one hop: the driver call costs microseconds,
+  the hop ~60 µs, so never one await per statement), reads on a few reader threads.
+* Long-polls wake at once for appends made through this store, and poll (`?poll_interval=`, default 0.1 s)
+  for appends made by other processes or other stores on the same file.
+* Sequence numbers stay gapless across processes: the counter upsert and the inserts happen inside one
+  `BEGIN IMMEDIATE` transaction, which SQLite serialises across every connection to the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from ...core.errors import ASMError, MigrationRequired, StorageError, Timeout, ValidationError
+from ...core.models import Event, Run, Session
+from ...core.urls import redact_url
+from . import migrations
+from . import statements as q
+from .batch import Batch
+from .rows import SQLITE, Dialect, Row, event_from_row, run_params, session_params
+from .schema import VERSION_TABLE
+from .store import SQLSessionStore, run_refusal, session_missing, session_refusal
+from .urls import sqlite_location
+
+T = TypeVar("T")
+
+DEFAULT_BUSY_TIMEOUT = 10.0
+DEFAULT_POLL_INTERVAL = 0.1
+DEFAULT_READERS = 2
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_EVENTS_BY_IDS = SQLITE.sql(f"{q.EVENT_SELECT} WHERE id IN (SELECT value FROM json_each($1))")
+_RESERVE = SQLITE.sql(q.RESERVE_SEQUENCES)
+_INSERT_EVENT = SQLITE.sql(q.INSERT_EVENT)
+_UPSERT_SESSION = SQLITE.sql(q.UPSERT_SESSION)
+_UPSERT_RUN = SQLITE.sql(q.UPSERT_RUN)
+
+
+class _Threads:
+    """Threads that each own one sqlite3 connection and run jobs `fn(connection)` from one queue.
+
+    A job's result (or exception) is handed to the awaiting coroutine with one `call_soon_threadsafe`.
+    """
+
+    def __init__(self, name: str, count: int, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._connect = connect
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True) for i in range(count)
+        ]
+        self._started = threading.Barrier(count + 1)
+        self._failure: BaseException | None = None
+        for thread in self._threads:
+            thread.start()
+        self._started.wait()
+        if self._failure is not None:
+            self.stop()
+            raise self._failure
+
+    def _serve(self) -> None:
+        try:
+            connection = self._connect()
+        except BaseException as exc:
+            self._failure = exc
+            self._started.wait()
+            return
+        self._started.wait()
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                loop, future, fn = job
+                try:
+                    result = fn(connection)
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(_fail, future, exc)
+                else:
+                    loop.call_soon_threadsafe(_succeed, future, result)
+        finally:
+            connection.close()
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, future, fn))
+        return future
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class SQLiteSessionStore(SQLSessionStore):
+    """The SQL session store on one SQLite file."""
+
+    backend: ClassVar[str] = "sqlite"
+    dialect: ClassVar[Dialect] = SQLITE
+
+    def __init__(
+        self,
+        url: str,
+        path: Path,
+        *,
+        synchronous: str,
+        busy_timeout: float,
+        readers: int,
+        poll_interval: float,
+    ) -> None:
+        super().__init__(url, poll_interval=poll_interval)
+        self.path = path
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._writer: _Threads | None = None
+        self._readers: _Threads | None = None
+        self._readers_count = readers
+
+    @classmethod
+    async def from_url(
+        cls,
+        url: str,
+        *,
+        migrate: bool = False,
+        synchronous: str | None = None,
+        busy_timeout: float | None = None,
+        readers: int | None = None,
+        poll_interval: float | None = None,
+    ) -> SQLiteSessionStore:
+        """Open `sqlite:///path?synchronous=NORMAL|FULL&busy_timeout=SECONDS&poll_interval=SECONDS`.
+
+        `migrate=True` creates or upgrades the schema first; without it a missing or outdated schema
+        raises `migration_required`.
+        """
+        path, query = sqlite_location(url)
+        unknown = sorted(set(query) - {"synchronous", "busy_timeout", "poll_interval", "readers"})
+        if unknown:
+            raise ValidationError(
+                f"unknown SQLite URL option(s) {unknown} in {redact_url(url)}", details={"options": unknown}
+            )
+        mode = (synchronous or query.get("synchronous") or "NORMAL").upper()
+        if mode not in _SYNCHRONOUS:
+            raise ValidationError(
+                f"synchronous must be one of {_SYNCHRONOUS}", details={"field": "synchronous"}
+            )
+        store = cls(
+            url,
+            path,
+            synchronous=mode,
+            busy_timeout=_number(busy_timeout, query, "busy_timeout", DEFAULT_BUSY_TIMEOUT),
+            readers=int(_number(readers, query, "readers", DEFAULT_READERS)),
+            poll_interval=_number(poll_interval, query, "poll_interval", DEFAULT_POLL_INTERVAL),
+        )
+        if migrate:
+            await migrations.upgrade_async(url)
+        elif not path.exists():
+            migrations.check_schema(url, None, ())
+        await store._start()
+        return store
+
+    async def _start(self) -> None:
+        self._writer = await asyncio.to_thread(_Threads, "asm-sqlite-writer", 1, self._connect_writer)
+        self._readers = await asyncio.to_thread(
+            _Threads, "asm-sqlite-reader", self._readers_count, self._connect
+        )
+        try:
+            rows = await self._fetch(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'asm\\_%' ESCAPE '\\'"
+            )
+            tables = {row[0] for row in rows}
+            current = None
+            if VERSION_TABLE in tables:
+                version = await self._fetch(f"SELECT version_num FROM {VERSION_TABLE}")
+                current = version[0][0] if version else None
+            migrations.check_schema(self.url, current, tables)
+        except BaseException:
+            await self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute(f"PRAGMA synchronous={self.synchronous}")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return connection
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        connection = self._connect()
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise self._error(exc) from exc
+        return connection
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def _error(self, exc: sqlite3.Error) -> ASMError:
+        text = str(exc)
+        where = str(self.path)
+        if "locked" in text or "busy" in text:
+            return Timeout(
+                f"the SQLite database {where} stayed locked by another writer for more than "
+                f"{self.busy_timeout:g} s (busy_timeout)",
+                details={"path": where},
+            )
+        if "no such table" in text or "no such column" in text:
+            return MigrationRequired(
+                f"the SQLite database {where} lacks part of the schema ({text}); run `asm db upgrade`",
+                details={"path": where},
+            )
+        return StorageError(f"SQLite failed on {where}: {text}", details={"path": where})
+
+    async def _job(self, threads: _Threads | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if threads is None or self._closed:
+            raise StorageError("the SQLite store is closed", details={"path": str(self.path)})
+        try:
+            return await threads.run(fn)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    async def _in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the writer thread inside `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error)."""
+
+        def job(connection: sqlite3.Connection) -> T:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._job(self._writer, job)
+
+    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        return await self._job(self._readers, lambda c: c.execute(sql, args).fetchall())
+
+    async def _write(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        return await self._in_transaction(lambda c: c.execute(sql, args).fetchall())
+
+    async def _transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        def run(connection: sqlite3.Connection) -> None:
+            for sql, args in steps:
+                connection.execute(sql, args)
+
+        await self._in_transaction(run)
+
+    async def _append(self, batch: Batch) -> list[Event]:
+        return await self._in_transaction(lambda c: _append_batch(c, batch))
+
+    async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
+        session_args = session_params(SQLITE, session)
+
+        def work(connection: sqlite3.Connection) -> list[Event]:
+            if not connection.execute(_UPSERT_SESSION, session_args).fetchall():
+                stored = connection.execute(self._q(q.SESSION_STATUS), (session.id,)).fetchone()
+                session_refusal(None if stored is None else stored[0], session)
+            if run is not None and not connection.execute(_UPSERT_RUN, run_params(SQLITE, run)).fetchall():
+                owner = connection.execute(self._q(q.RUN_OWNER), (run.id,)).fetchone()
+                run_refusal(True, owner, run)
+            return _append_batch(connection, batch) if batch.events else []
+
+        return await self._in_transaction(work)
+
+    async def _shutdown(self) -> None:
+        writer, readers, self._writer, self._readers = self._writer, self._readers, None, None
+        for threads in (writer, readers):
+            if threads is not None:
+                await asyncio.to_thread(threads.stop)
+
+
+def _number(given: float | None, query: dict[str, str], name: str, default: float) -> float:
+    raw: Any = given if given is not None else query.get(name, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a number", details={"field": name}) from None
+    if value <= 0:
+        raise ValidationError(f"{name} must be positive", details={"field": name})
+    return value
+
+
+def _write_new(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
+    """Reserve numbers per session and insert the batch's new events (inside the caller's transaction)."""
+    last: dict[str, int] = {}
+    for session_id, count in batch.counts().items():
+        row = connection.execute(_RESERVE, (session_id, count)).fetchone()
+        if row is None:
+            raise session_missing(session_id)
+        last[session_id] = row[0]
+    numbered = batch.number(last)
+    connection.executemany(_INSERT_EVENT, [params for params, _ in numbered])
+    return [event for _, event in numbered]
+
+
+def _append_batch(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
+    """Optimistic append (see `batch.py`): on an existing id, undo, read the stored events, write the rest."""
+    connection.execute("SAVEPOINT asm_append")
+    try:
+        written = _write_new(connection, batch)
+    except sqlite3.IntegrityError as exc:
+        connection.execute("ROLLBACK TO asm_append")
+        connection.execute("RELEASE asm_append")
+        if "asm_events.id" not in str(exc):
+            raise
+        ids = SQLITE.json_in(list(batch.unique))
+        batch.resolve([event_from_row(SQLITE, row) for row in connection.execute(_EVENTS_BY_IDS, (ids,))])
+        written = _write_new(connection, batch)
+    else:
+        connection.execute("RELEASE asm_append")
+    return batch.result(written)

@@ -1,0 +1,155 @@
+"""The SQL both engines run, written once in PostgreSQL's `$n` style (`Dialect.sql` adapts it to SQLite).
+
+Writes that must respect a rule do so in the statement itself, so there is no read-then-write race:
+a session or run upsert changes a stored row only if the status change is allowed by the state machine of
+`core.models` (the transition table is rendered into the SQL), and a run upsert only if its session
+exists and the stored run belongs to the same session. A statement that returns no row was refused; the
+store then reads why (`session_refusal` / `run_refusal` in `store.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...core.models import RUN_TRANSITIONS, SESSION_TRANSITIONS
+from .rows import ARTIFACT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, SESSION_COLUMNS
+
+
+def _columns(names: tuple[str, ...], table: str = "") -> str:
+    prefix = f"{table}." if table else ""
+    return ", ".join(f'{prefix}"{name}"' for name in names)
+
+
+def _params(casts: tuple[str, ...]) -> str:
+    return ", ".join(f"${i}{'::' + cast if cast else ''}" for i, cast in enumerate(casts, 1))
+
+
+def _assignments(names: tuple[str, ...], skip: tuple[str, ...] = ("id",)) -> str:
+    return ", ".join(f'"{name}" = excluded."{name}"' for name in names if name not in skip)
+
+
+def _transitions(table: str, transitions: Mapping[Any, frozenset[Any]]) -> str:
+    """SQL true when `table.status -> excluded.status` is allowed (staying put always is)."""
+    pairs = ", ".join(
+        f"('{old.value}', '{new.value}')" for old, targets in transitions.items() for new in targets
+    )
+    return f"({table}.status = excluded.status OR ({table}.status, excluded.status) IN (VALUES {pairs}))"
+
+
+SESSION_SELECT = f"SELECT {_columns(SESSION_COLUMNS)} FROM asm_sessions"
+RUN_SELECT = f"SELECT {_columns(RUN_COLUMNS)} FROM asm_runs"
+EVENT_SELECT = f"SELECT {_columns(EVENT_COLUMNS)} FROM asm_events"
+ARTIFACT_SELECT = f"SELECT {_columns(ARTIFACT_COLUMNS)} FROM asm_artifacts"
+
+_SESSION_CASTS = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "jsonb",
+    "text[]",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+)
+_RUN_CASTS = (
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "jsonb",
+    "jsonb",
+    "jsonb",
+    "integer",
+    "jsonb",
+    "float8",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "jsonb",
+)
+_ARTIFACT_CASTS = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "timestamptz",
+    "timestamptz",
+)
+
+#: Insert or update a session; refused (no row) when the status change is not allowed.
+UPSERT_SESSION = (
+    f"INSERT INTO asm_sessions ({_columns(SESSION_COLUMNS)}) VALUES ({_params(_SESSION_CASTS)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {_assignments(SESSION_COLUMNS)} "
+    f"WHERE {_transitions('asm_sessions', SESSION_TRANSITIONS)} RETURNING id"
+)
+
+#: Insert or update a run; refused when its session is missing, the stored run belongs to another
+#: session, or the status change is not allowed.
+UPSERT_RUN = (
+    f"INSERT INTO asm_runs ({_columns(RUN_COLUMNS)}) SELECT {_params(_RUN_CASTS)} "
+    "WHERE EXISTS (SELECT 1 FROM asm_sessions WHERE id = $2::text) "
+    f"ON CONFLICT (id) DO UPDATE SET {_assignments(RUN_COLUMNS)} "
+    "WHERE asm_runs.session_id = excluded.session_id "
+    f"AND {_transitions('asm_runs', RUN_TRANSITIONS)} RETURNING id"
+)
+
+SESSION_STATUS = "SELECT status FROM asm_sessions WHERE id = $1"
+RUN_OWNER = "SELECT session_id, status FROM asm_runs WHERE id = $1"
+SESSION_EXISTS = "SELECT 1 FROM asm_sessions WHERE id = $1"
+GET_SESSION = f"{SESSION_SELECT} WHERE id = $1"
+GET_RUN = f"{RUN_SELECT} WHERE id = $1"
+ACTIVE_RUN = (
+    f"{RUN_SELECT} WHERE session_id = $1 AND status = 'running' ORDER BY started_at DESC, id DESC LIMIT 1"
+)
+LATEST_SEQUENCE = (
+    "SELECT q.last_sequence FROM asm_sessions s "
+    "LEFT JOIN asm_session_sequences q ON q.session_id = s.id WHERE s.id = $1"
+)
+EVENTS_BY_ID = f"{EVENT_SELECT} WHERE id = $1"
+
+#: Delete a session and everything it owns, children first (run in one transaction).
+DELETE_SESSION = tuple(
+    f"DELETE FROM {table} WHERE {column} = $1"
+    for table, column in (
+        ("asm_events", "session_id"),
+        ("asm_runs", "session_id"),
+        ("asm_artifacts", "session_id"),
+        ("asm_session_sequences", "session_id"),
+        ("asm_sessions", "id"),
+    )
+)
+
+#: Insert or replace the record of a key; refused when it names a session that does not exist.
+REGISTER_ARTIFACT = (
+    f"INSERT INTO asm_artifacts ({_columns(ARTIFACT_COLUMNS)}) SELECT {_params(_ARTIFACT_CASTS)} "
+    "WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM asm_sessions WHERE id = $2::text) "
+    f"ON CONFLICT (key) DO UPDATE SET {_assignments(ARTIFACT_COLUMNS, skip=('key',))} RETURNING id"
+)
+GET_ARTIFACT = f"{ARTIFACT_SELECT} WHERE key = $1"
+DELETE_ARTIFACT = "DELETE FROM asm_artifacts WHERE key = $1"
+ARTIFACT_TOTALS = (
+    "SELECT count(a.id), coalesce(sum(a.byte_size), 0) FROM asm_sessions s "
+    "LEFT JOIN asm_artifacts a ON a.session_id = s.id WHERE s.id = $1 GROUP BY s.id"
+)
+
+#: The counter upsert of an append: reserves `$2` numbers for session `$1` if the session exists, and
+#: returns the last one reserved (no row: the session does not exist).
+RESERVE_SEQUENCES = (
+    "INSERT INTO asm_session_sequences AS q (session_id, last_sequence) "
+    "SELECT id, $2::bigint FROM asm_sessions WHERE id = $1::text "
+    "ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence "
+    "RETURNING last_sequence"
+)
+
+INSERT_EVENT = (
+    f"INSERT INTO asm_events ({_columns(EVENT_COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 12))})"
+)

@@ -1,0 +1,463 @@
+"""`SQLSessionStore`: the whole `SessionStore` contract over SQL, written once for SQLite and PostgreSQL.
+
+An engine subclass supplies a handful of primitives (read rows, write one statement, run statements in
+one transaction, append a `Batch`, flush) and how it is woken when events arrive; validation, SQL, row
+conversion, keyset paging, long-poll and the artifact registry live here. Every input the contract
+rejects is rejected here, before any SQL runs, so both engines refuse the same things the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from ...artifacts.registry import ArtifactTotals
+from ...core.errors import (
+    AlreadyExists,
+    InvalidCursor,
+    NotFound,
+    RunNotFound,
+    SessionNotFound,
+    ValidationError,
+)
+from ...core.models import (
+    ArtifactRecord,
+    Event,
+    EventType,
+    Run,
+    RunStatus,
+    Session,
+    SessionStatus,
+    check_run_transition,
+    check_session_transition,
+)
+from ...core.pagination import DEFAULT_PAGE_SIZE, Page, check_limit, decode_cursor, encode_cursor
+from ..base import EventQuery, LongPollSubscription
+from ..filters import run_statuses, session_statuses
+from . import statements as q
+from .batch import Batch
+from .rows import (
+    Dialect,
+    Row,
+    artifact_from_row,
+    artifact_params,
+    event_from_row,
+    run_from_row,
+    run_params,
+    session_from_row,
+    session_params,
+)
+
+M = TypeVar("M")
+
+#: How often a refused upsert is retried when the reason vanished before it could be read (a race).
+_REFUSAL_RETRIES = 5
+
+
+def session_refusal(stored_status: str | None, session: Session) -> None:
+    """Raise why the upsert of `session` was refused, given the stored status (None: row gone)."""
+    if stored_status is not None:
+        check_session_transition(SessionStatus(stored_status), session.status)
+
+
+def run_refusal(session_exists: bool, stored: Row | None, run: Run) -> None:
+    """Raise why the upsert of `run` was refused: missing session, other owner, or transition."""
+    if not session_exists:
+        raise SessionNotFound(f"session {run.session_id!r} not found", details={"session_id": run.session_id})
+    if stored is None:
+        return
+    if stored[0] != run.session_id:
+        raise AlreadyExists(f"run {run.id!r} already belongs to another session", details={"run_id": run.id})
+    check_run_transition(RunStatus(stored[1]), run.status)
+
+
+def session_missing(session_id: str) -> SessionNotFound:
+    return SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
+
+
+def check_session(session: Any) -> Session:
+    if not isinstance(session, Session):
+        raise ValidationError("expected a Session", details={"got": type(session).__name__})
+    return session
+
+
+def check_run(run: Any) -> Run:
+    if not isinstance(run, Run):
+        raise ValidationError("expected a Run", details={"got": type(run).__name__})
+    return run
+
+
+def events_query(query: EventQuery) -> tuple[str, list[Any]]:
+    """`$n`-style SQL and arguments of `get_events` (the dialect converts timestamps afterwards)."""
+    where = ["session_id = $1"]
+    args: list[Any] = [query.session_id]
+
+    def add(condition: str, value: Any) -> None:
+        args.append(value)
+        where.append(condition.replace("?", f"${len(args)}"))
+
+    if query.after is not None:
+        add("sequence_number > ?", query.after)
+    if query.before is not None:
+        add("sequence_number < ?", query.before)
+    if query.since is not None:
+        add('"timestamp" >= ?', query.since)
+    if query.until is not None:
+        add('"timestamp" <= ?', query.until)
+    if query.run_id is not None:
+        add("run_id = ?", query.run_id)
+    if query.types is not None:
+        start = len(args) + 1
+        args.extend(sorted(t.value for t in query.types))
+        where.append(f"type IN ({', '.join(f'${i}' for i in range(start, len(args) + 1))})")
+    sql = f"{q.EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY sequence_number"
+    if query.limit is not None:
+        args.append(query.limit)
+        sql += f" LIMIT ${len(args)}"
+    return sql, args
+
+
+class SQLSessionStore(LongPollSubscription, abc.ABC):
+    """The SQL session store; `SQLiteSessionStore` and `PostgresSessionStore` run it on their engine."""
+
+    backend: ClassVar[str]
+    dialect: ClassVar[Dialect]
+
+    def __init__(self, url: str, *, poll_interval: float) -> None:
+        self.url = url
+        self._poll_interval = poll_interval
+        self._signals: dict[str, asyncio.Event] = {}
+        self._sql: dict[str, str] = {}
+        self._closed = False
+
+    # -- what an engine provides ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        """Rows of one query (driver SQL, already converted by `_q`)."""
+
+    @abc.abstractmethod
+    async def _write(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        """Run one statement in its own transaction and return its rows."""
+
+    @abc.abstractmethod
+    async def _transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements in one transaction."""
+
+    @abc.abstractmethod
+    async def _append(self, batch: Batch) -> list[Event]:
+        """Write `batch` atomically (see `batch.py`) and return the stored events in input order."""
+
+    @abc.abstractmethod
+    async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
+        """Save session, run and append `batch` in one transaction."""
+
+    async def _prepare_wait(self) -> None:
+        """Called before a long-poll starts waiting (PostgreSQL starts listening here)."""
+
+    @abc.abstractmethod
+    async def _shutdown(self) -> None:
+        """Release the engine's connections and threads."""
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        """`sql` as the driver takes it (converted once, then cached)."""
+        converted = self._sql.get(sql)
+        if converted is None:
+            converted = self._sql[sql] = self.dialect.sql(sql)
+        return converted
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._read(self._q(sql), args)
+
+    async def _one(self, sql: str, *args: Any) -> Row | None:
+        rows = await self._fetch(sql, *args)
+        return rows[0] if rows else None
+
+    def _signal(self, session_id: str) -> asyncio.Event:
+        return self._signals.setdefault(session_id, asyncio.Event())
+
+    def _wake(self, session_id: str) -> None:
+        """Events arrived for `session_id` (or it was deleted): let its long-polls look again."""
+        signal = self._signals.pop(session_id, None)
+        if signal is not None:
+            signal.set()
+
+    def _wake_all(self) -> None:
+        for session_id in list(self._signals):
+            self._wake(session_id)
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    async def save_session(self, session: Session) -> Session:
+        check_session(session)
+        params = session_params(self.dialect, session)
+        for _ in range(_REFUSAL_RETRIES):
+            if await self._write(self._q(q.UPSERT_SESSION), params):
+                return session.model_copy(deep=True)
+            stored = await self._one(q.SESSION_STATUS, session.id)
+            session_refusal(None if stored is None else stored[0], session)
+        raise AssertionError("session upsert kept being refused without a reason")  # pragma: no cover
+
+    async def get_session(self, session_id: str) -> Session:
+        row = await self._one(q.GET_SESSION, session_id)
+        if row is None:
+            raise session_missing(session_id)
+        return session_from_row(self.dialect, row)
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Session]:
+        check_limit(limit)
+        statuses = session_statuses(status)
+        filters: list[tuple[str, Any]] = []
+        if agent_id is not None:
+            filters.append(("agent_id = ?", agent_id))
+        if statuses is not None:
+            filters.append(("status IN ?", sorted(s.value for s in statuses)))
+        return await self._keyset_page(
+            q.SESSION_SELECT,
+            filters,
+            "created_at",
+            "sessions:created_at_asc",
+            limit,
+            cursor,
+            lambda row: session_from_row(self.dialect, row),
+            lambda s: (s.created_at, s.id),
+        )
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._transaction([(self._q(sql), (session_id,)) for sql in q.DELETE_SESSION])
+        self._wake(session_id)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def save_run(self, run: Run) -> Run:
+        check_run(run)
+        params = run_params(self.dialect, run)
+        for _ in range(_REFUSAL_RETRIES):
+            if await self._write(self._q(q.UPSERT_RUN), params):
+                return run.model_copy(deep=True)
+            exists = await self._one(q.SESSION_EXISTS, run.session_id) is not None
+            run_refusal(exists, await self._one(q.RUN_OWNER, run.id), run)
+        raise AssertionError("run upsert kept being refused without a reason")  # pragma: no cover
+
+    async def get_run(self, run_id: str) -> Run:
+        row = await self._one(q.GET_RUN, run_id)
+        if row is None:
+            raise RunNotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+        return run_from_row(self.dialect, row)
+
+    async def list_runs(
+        self,
+        session_id: str,
+        *,
+        status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        check_limit(limit)
+        statuses = run_statuses(status)
+        filters: list[tuple[str, Any]] = [("session_id = ?", session_id)]
+        if statuses is not None:
+            filters.append(("status IN ?", sorted(s.value for s in statuses)))
+        return await self._keyset_page(
+            q.RUN_SELECT,
+            filters,
+            "started_at",
+            "runs:started_at_asc",
+            limit,
+            cursor,
+            lambda row: run_from_row(self.dialect, row),
+            lambda r: (r.started_at, r.id),
+        )
+
+    async def get_active_run(self, session_id: str) -> Run | None:
+        row = await self._one(q.ACTIVE_RUN, session_id)
+        return None if row is None else run_from_row(self.dialect, row)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def append_event(self, event: Event) -> Event:
+        return (await self.append_events([event]))[0]
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        batch = Batch.plan(self.dialect, events)
+        if not batch.events:
+            return []
+        stored = await self._append(batch)
+        self._woken_by(batch)
+        return stored
+
+    async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
+        check_session(session)
+        if run is not None:
+            check_run(run)
+            if run.session_id != session.id:
+                raise ValidationError("flush: the run belongs to another session", details={"run_id": run.id})
+        batch = Batch.plan(self.dialect, events, flush_session=session.id)
+        stored = await self._flush(session, run, batch)
+        self._woken_by(batch)
+        return stored
+
+    def _woken_by(self, batch: Batch) -> None:
+        for session_id in {event.session_id for event in batch.events}:
+            self._wake(session_id)
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        limit: int | None = None,
+        wait: float | None = None,
+    ) -> list[Event]:
+        query = EventQuery.build(
+            session_id,
+            after=after,
+            before=before,
+            since=since,
+            until=until,
+            run_id=run_id,
+            types=types,
+            limit=limit,
+            wait=wait,
+        )
+        sql, args = events_query(query)
+        converted = [self.dialect.ts(a) if isinstance(a, datetime) else a for a in args]
+        if query.wait is None:
+            return await self._select_events(sql, converted, session_id)
+        await self._prepare_wait()
+        deadline = time.monotonic() + query.wait
+        while True:
+            signal = self._signal(session_id)
+            found = await self._select_events(sql, converted, session_id)
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0 or self._closed:
+                return found
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), min(remaining, self._poll_interval))
+
+    async def _select_events(self, sql: str, args: Sequence[Any], session_id: str) -> list[Event]:
+        rows = await self._read(self._q(sql), args)
+        if not rows and await self._one(q.SESSION_EXISTS, session_id) is None:
+            raise session_missing(session_id)
+        return [event_from_row(self.dialect, row) for row in rows]
+
+    async def get_latest_sequence(self, session_id: str) -> int:
+        row = await self._one(q.LATEST_SEQUENCE, session_id)
+        if row is None:
+            raise session_missing(session_id)
+        return int(row[0] or 0)
+
+    # -- artifact registry ----------------------------------------------------------------------
+
+    async def register_artifact(self, record: ArtifactRecord) -> ArtifactRecord:
+        if not isinstance(record, ArtifactRecord):
+            raise ValidationError("expected an ArtifactRecord", details={"got": type(record).__name__})
+        rows = await self._write(self._q(q.REGISTER_ARTIFACT), artifact_params(self.dialect, record))
+        if not rows:
+            raise session_missing(str(record.session_id))
+        return record.model_copy(deep=True)
+
+    async def get_artifact_record(self, key: str) -> ArtifactRecord:
+        row = await self._one(q.GET_ARTIFACT, key)
+        if row is None:
+            raise NotFound(f"no artifact record for key {key!r}", details={"key": key})
+        return artifact_from_row(self.dialect, row)
+
+    async def list_artifact_records(
+        self, session_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[ArtifactRecord]:
+        check_limit(limit)
+        if await self._one(q.SESSION_EXISTS, session_id) is None:
+            raise session_missing(session_id)
+        return await self._keyset_page(
+            q.ARTIFACT_SELECT,
+            [("session_id = ?", session_id)],
+            "created_at",
+            "artifacts:created_at_asc",
+            limit,
+            cursor,
+            lambda row: artifact_from_row(self.dialect, row),
+            lambda a: (a.created_at, a.id),
+        )
+
+    async def artifact_totals(self, session_id: str) -> ArtifactTotals:
+        row = await self._one(q.ARTIFACT_TOTALS, session_id)
+        if row is None:
+            raise session_missing(session_id)
+        return ArtifactTotals(count=int(row[0]), byte_size=int(row[1]))
+
+    async def delete_artifact_record(self, key: str) -> None:
+        await self._write(self._q(q.DELETE_ARTIFACT), (key,))
+
+    # -- paging and closing ---------------------------------------------------------------------
+
+    async def _keyset_page(
+        self,
+        select: str,
+        filters: list[tuple[str, Any]],
+        time_column: str,
+        scope: str,
+        limit: int,
+        cursor: str | None,
+        build: Callable[[Row], M],
+        key: Callable[[M], tuple[datetime, str]],
+    ) -> Page[M]:
+        """One page in `(time_column, id)` order after `cursor`: an index range scan, never an offset."""
+        where: list[str] = []
+        args: list[Any] = []
+        for condition, value in filters:
+            if isinstance(value, list):
+                start = len(args) + 1
+                args.extend(value)
+                marks = ", ".join(f"${i}" for i in range(start, len(args) + 1))
+                where.append(condition.replace("?", f"({marks})"))
+            else:
+                args.append(value)
+                where.append(condition.replace("?", f"${len(args)}"))
+        if cursor is not None:
+            after_time, after_id = decode_cursor(cursor, scope)
+            try:
+                position = self.dialect.timestamp_in(datetime.fromisoformat(after_time))
+            except (TypeError, ValueError):
+                raise InvalidCursor("cursor holds no valid position") from None
+            args.extend([position, after_id])
+            where.append(f"({time_column}, id) > (${len(args) - 1}, ${len(args)})")
+        args.append(limit + 1)
+        sql = (
+            f"{select} {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY {time_column}, id LIMIT ${len(args)}"
+        )
+        rows = await self._fetch(sql, *args)
+        items = [build(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last_time, last_id = key(items[-1])
+            next_cursor = encode_cursor(scope, [last_time.isoformat(), last_id])
+        return Page(items, next_cursor)
+
+    async def close(self) -> None:
+        """Close connections and threads, and end waiting long-polls; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake_all()
+        await self._shutdown()

@@ -1,0 +1,50 @@
+"""Database URLs of the SQL store: `sqlite:///path` and `postgresql://...`, for the drivers and SQLAlchemy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from ...core.errors import ValidationError
+from ...core.urls import redact_url, scheme_of
+
+
+def sqlite_location(url: str) -> tuple[Path, dict[str, str]]:
+    """The database file of a `sqlite:///relative` or `sqlite:////absolute` URL, and its query options."""
+    parts = urlsplit(url)
+    if scheme_of(url) != "sqlite" or parts.netloc:
+        raise ValidationError(
+            f"not a SQLite file URL: {redact_url(url)} (use sqlite:///relative/path or sqlite:////abs/path)",
+            details={"url": redact_url(url)},
+        )
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path or path == ":memory:":
+        raise ValidationError(
+            "a SQLite store needs a file path (sqlite:///./.asm/asm.db); for a throwaway store use memory://",
+            details={"url": redact_url(url)},
+        )
+    return Path(path), dict(parse_qsl(parts.query))
+
+
+def postgres_dsn(url: str) -> str:
+    """The URL as asyncpg takes it: `postgresql://...`, without a SQLAlchemy `+driver` suffix."""
+    parts = urlsplit(url)
+    if scheme_of(url) not in ("postgresql", "postgres"):
+        raise ValidationError(f"not a PostgreSQL URL: {redact_url(url)}", details={"url": redact_url(url)})
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def host_of(url: str) -> str:
+    """`host:port` of a server URL, for error messages (never the credentials)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL SQLAlchemy opens for migrations: pysqlite for SQLite, the asyncpg dialect for PostgreSQL."""
+    if scheme_of(url) == "sqlite":
+        path, _ = sqlite_location(url)
+        return f"sqlite:///{path.resolve()}"
+    dsn = postgres_dsn(url)
+    return "postgresql+asyncpg" + dsn[len("postgresql") :]
