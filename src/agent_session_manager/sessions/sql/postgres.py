@@ -1,0 +1,419 @@
+"""`PostgresSessionStore`: the multi-machine engine (`postgresql://user@host/db`), on asyncpg directly.
+
+* One append is one round trip: a data-modifying CTE checks the session, finds a retried event id,
+  upserts the counter and inserts the event (`APPEND_ONE`). Batches are one transaction: one counter
+  upsert for all sessions of the batch, then binary COPY.
+* Any number of processes and machines can append to the same session: the counter row lock orders them
+  and the number is taken in the same statement or transaction as the insert, so a failure leaves no gap.
+* Long-polls LISTEN on channel `asm_events` on a dedicated connection (payload: session id). Appends
+  NOTIFY right after their commit from another dedicated connection, batching session ids and with
+  `synchronous_commit=off` (a notification needs no durability). NOTIFY is not part of the append
+  statement on purpose: PostgreSQL serialises the commits of notifying transactions under one global
+  lock, including their WAL flush, which would take away group commit from concurrent writers
+  (`bench/README.md`). A missed notification costs at most `poll_interval` (default 1 s) of latency.
+* A pool of connections (`pool_size`, default 10). When the server drops connections, the call is
+  retried on a fresh connection (every operation is idempotent: appends by event id, saves by id), and
+  `storage_connection_failed` (retryable) is raised only when the server stays unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+import orjson
+
+from ...core.errors import (
+    AlreadyExists,
+    ASMError,
+    MigrationRequired,
+    StorageConnectionFailed,
+    StorageError,
+    ValidationError,
+)
+from ...core.models import Event, Run, Session
+from ...core.urls import redact_url
+from . import migrations
+from . import statements as q
+from .batch import Batch
+from .rows import (
+    EVENT_COLUMNS,
+    POSTGRES,
+    Dialect,
+    Row,
+    event_from_row,
+    event_params,
+    run_params,
+    session_params,
+    stored_event,
+)
+from .schema import VERSION_TABLE
+from .store import SQLSessionStore, run_refusal, session_missing, session_refusal
+from .urls import host_of, postgres_dsn
+
+T = TypeVar("T")
+
+CHANNEL = "asm_events"
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Attempts of one operation when the server drops connections under it.
+_ATTEMPTS = 3
+
+_EVENT_TYPES = (
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "bigint",
+    "jsonb",
+    "jsonb",
+    "integer",
+    "text",
+    "text",
+)
+_NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in _EVENT_TYPES)
+
+#: One append in one statement. Returns `('new', seq, NULLs)`, `('stored', NULL, <stored event>)` for a
+#: retried id (in any session: the caller tells same-session retry from `already_exists`), or
+#: `('missing', ...)` when the session does not exist. Nothing is written unless the event is new.
+APPEND_ONE = f"""
+WITH s AS (SELECT id FROM asm_sessions WHERE id = $4::text),
+x AS ({q.EVENT_SELECT} WHERE id = $1::text),
+c AS (
+    INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
+    SELECT s.id, 1 FROM s WHERE NOT EXISTS (SELECT 1 FROM x)
+    ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + 1
+    RETURNING last_sequence
+),
+i AS (
+    INSERT INTO asm_events ({", ".join(f'"{c}"' for c in EVENT_COLUMNS)})
+    SELECT $1::text, $2::text, $3::timestamptz, $4::text, $5::text, c.last_sequence,
+           $6::jsonb, $7::jsonb, $8::integer, $9::text, $10::text FROM c
+    RETURNING sequence_number
+)
+SELECT 'new', i.sequence_number, {_NULL_EVENT} FROM i
+UNION ALL SELECT 'stored', NULL::bigint, x.* FROM x
+UNION ALL SELECT 'missing', NULL::bigint, {_NULL_EVENT} WHERE NOT EXISTS (SELECT 1 FROM s)
+"""
+
+#: Reserve numbers for every session of a batch at once (sorted: the lock order). No row: no session.
+RESERVE_MANY = """
+INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
+SELECT s.id, t.n FROM unnest($1::text[], $2::bigint[]) AS t(sid, n) JOIN asm_sessions s ON s.id = t.sid
+ORDER BY s.id
+ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence
+RETURNING session_id, last_sequence
+"""
+EVENTS_BY_IDS = f"{q.EVENT_SELECT} WHERE id = ANY($1::text[])"
+NOTIFY_MANY = f"SELECT pg_notify('{CHANNEL}', s) FROM unnest($1::text[]) AS s"
+TABLES = (
+    "SELECT table_name FROM information_schema.tables "
+    "WHERE table_schema = current_schema() AND table_name LIKE 'asm\\_%'"
+)
+
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+_REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+
+
+async def _setup_connection(connection: asyncpg.Connection) -> None:
+    """jsonb in binary format: parameters arrive as orjson bytes, results leave as Python values."""
+    await connection.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda data: b"\x01" + data,
+        decoder=lambda data: orjson.loads(memoryview(data)[1:]),
+        format="binary",
+    )
+
+
+class PostgresSessionStore(SQLSessionStore):
+    """The SQL session store on a PostgreSQL database."""
+
+    backend: ClassVar[str] = "postgresql"
+    dialect: ClassVar[Dialect] = POSTGRES
+
+    def __init__(self, url: str, *, pool_size: int, poll_interval: float, connect_timeout: float) -> None:
+        super().__init__(url, poll_interval=poll_interval)
+        self._dsn = postgres_dsn(url)
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._listening = asyncio.Lock()
+        self._notifier: asyncpg.Connection | None = None
+        self._notify_task: asyncio.Task[None] | None = None
+        self._to_notify: set[str] = set()
+        self._notify_wanted = asyncio.Event()
+
+    @classmethod
+    async def from_url(
+        cls,
+        url: str,
+        *,
+        migrate: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> PostgresSessionStore:
+        """Connect to `postgresql://user:password@host:port/db`; `migrate=True` upgrades the schema first,
+        otherwise a missing or outdated schema raises `migration_required`."""
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValidationError("pool_size must be a positive integer", details={"field": "pool_size"})
+        store = cls(url, pool_size=pool_size, poll_interval=poll_interval, connect_timeout=connect_timeout)
+        if migrate:
+            await migrations.upgrade_async(url)
+        await store._start()
+        return store
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _unreachable(self, exc: BaseException) -> StorageConnectionFailed:
+        host = host_of(self.url)
+        reason = f"{type(exc).__name__}: {exc}"
+        password = _password(self.url)
+        if password:
+            reason = reason.replace(password, "***")
+        return StorageConnectionFailed(
+            f"could not reach PostgreSQL at {host} ({redact_url(self.url)}): {reason}",
+            details={"host": host, "url": redact_url(self.url)},
+        )
+
+    def _error(self, exc: asyncpg.PostgresError) -> ASMError:
+        if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
+            return MigrationRequired(
+                f"the database at {redact_url(self.url)} lacks part of the schema ({exc}); "
+                "run `asm db upgrade`",
+                details={"url": redact_url(self.url)},
+            )
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            return AlreadyExists(
+                f"already exists: {exc.detail or exc}", details={"constraint": exc.constraint_name}
+            )
+        return StorageError(f"PostgreSQL failed: {exc.sqlstate} {exc}", details={"sqlstate": exc.sqlstate})
+
+    async def _connect(self, **settings: str) -> asyncpg.Connection:
+        try:
+            connection = await asyncpg.connect(
+                self._dsn, timeout=self._connect_timeout, server_settings=settings or None
+            )
+        except (*_CONNECTION_LOST, *_REFUSED) as exc:
+            raise self._unreachable(exc) from exc
+        await _setup_connection(connection)
+        return connection
+
+    async def _start(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=self._connect_timeout,
+                init=_setup_connection,
+            )
+        except (*_CONNECTION_LOST, *_REFUSED) as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            tables = {row[0] for row in await self._fetch(TABLES)}
+            current = None
+            if VERSION_TABLE in tables:
+                version = await self._fetch(f"SELECT version_num FROM {VERSION_TABLE}")
+                current = version[0][0] if version else None
+            migrations.check_schema(self.url, current, tables)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `work` on a pooled connection, on a fresh one if the server dropped it."""
+        if self._pool is None or self._closed:
+            raise StorageError("the PostgreSQL store is closed", details={"url": redact_url(self.url)})
+        lost: BaseException | None = None
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self._pool.acquire() as connection:
+                    return await work(connection)
+            except _CONNECTION_LOST as exc:
+                lost = exc
+                self._pool.expire_connections()
+                await asyncio.sleep(0.05 * attempt)
+            except _REFUSED as exc:
+                raise self._unreachable(exc) from exc
+            except asyncpg.PostgresError as exc:
+                raise self._error(exc) from exc
+        assert lost is not None
+        raise self._unreachable(lost) from lost
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        rows: list[Row] = await self._use(lambda c: c.fetch(sql, *args))
+        return rows
+
+    async def _write(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        return await self._read(sql, args)
+
+    async def _transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        async def work(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                for sql, args in steps:
+                    await connection.execute(sql, *args)
+
+        await self._use(work)
+
+    async def _append(self, batch: Batch) -> list[Event]:
+        if len(batch.unique) == 1:
+            stored = await self._append_one(batch.events[0])
+            return [stored] * len(batch.events)
+
+        async def work(connection: asyncpg.Connection) -> list[Event]:
+            async with connection.transaction():
+                return await _append_batch(connection, batch)
+
+        stored_events = await self._use(work)
+        self._notify(batch)
+        return stored_events
+
+    async def _append_one(self, event: Event) -> Event:
+        params = event_params(POSTGRES, event, None)
+        args = params[:5] + params[6:]
+        for _ in range(_ATTEMPTS):
+            try:
+                rows = await self._use(lambda c: c.fetch(APPEND_ONE, *args))
+            except AlreadyExists:
+                continue  # the same id was inserted concurrently: read it on the next attempt
+            kinds = {row[0]: row for row in rows}
+            if "missing" in kinds:
+                raise session_missing(event.session_id)
+            if "new" in kinds:
+                self._notify_session(event.session_id)
+                return stored_event(params, event, kinds["new"][1])
+            stored = event_from_row(POSTGRES, kinds["stored"][2:])
+            if stored.session_id != event.session_id:
+                raise AlreadyExists(
+                    f"event {event.id!r} already exists in another session", details={"event_id": event.id}
+                )
+            return stored
+        raise StorageError("append kept conflicting with concurrent appends of the same id")
+
+    async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
+        session_args = session_params(POSTGRES, session)
+        run_args = None if run is None else run_params(POSTGRES, run)
+
+        async def work(connection: asyncpg.Connection) -> list[Event]:
+            async with connection.transaction():
+                if not await connection.fetch(q.UPSERT_SESSION, *session_args):
+                    stored = await connection.fetchrow(q.SESSION_STATUS, session.id)
+                    session_refusal(None if stored is None else stored[0], session)
+                if run is not None and not await connection.fetch(q.UPSERT_RUN, *(run_args or ())):
+                    run_refusal(True, await connection.fetchrow(q.RUN_OWNER, run.id), run)
+                return await _append_batch(connection, batch) if batch.events else []
+
+        stored = await self._use(work)
+        self._notify(batch)
+        return stored
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def _notify(self, batch: Batch) -> None:
+        for session_id in {event.session_id for event in batch.events}:
+            self._notify_session(session_id)
+
+    def _notify_session(self, session_id: str) -> None:
+        """Queue a NOTIFY for `session_id`; the notifier task sends queued ids together."""
+        self._to_notify.add(session_id)
+        self._notify_wanted.set()
+        if self._notify_task is None and not self._closed:
+            self._notify_task = asyncio.get_running_loop().create_task(self._notify_loop())
+
+    async def _notify_loop(self) -> None:
+        while not self._closed:
+            await self._notify_wanted.wait()
+            self._notify_wanted.clear()
+            session_ids, self._to_notify = sorted(self._to_notify), set()
+            try:
+                if self._notifier is None or self._notifier.is_closed():
+                    self._notifier = await self._connect(synchronous_commit="off")
+                await self._notifier.execute(NOTIFY_MANY, session_ids)
+            except (ASMError, *_CONNECTION_LOST, asyncpg.PostgresError):
+                self._notifier = None  # listeners fall back to polling until the next notification
+
+    async def _prepare_wait(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        async with self._listening:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            listener = await self._connect()
+            await listener.add_listener(CHANNEL, self._on_notification)
+            listener.add_termination_listener(self._on_listener_lost)
+            self._listener = listener
+
+    def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        self._wake(payload)
+
+    def _on_listener_lost(self, connection: Any) -> None:
+        """Notifications may have been missed: every long-poll looks again (and listens anew)."""
+        self._listener = None
+        self._wake_all()
+
+    async def _shutdown(self) -> None:
+        task, self._notify_task = self._notify_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for connection in (self._listener, self._notifier):
+            if connection is not None and not connection.is_closed():
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=5)
+        self._listener = self._notifier = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.close()
+
+
+def _password(url: str) -> str | None:
+    password = urlsplit(url).password
+    return unquote(password) if password else None
+
+
+async def _write_new(connection: asyncpg.Connection, batch: Batch) -> list[Event]:
+    counts = batch.counts()
+    rows = await connection.fetch(RESERVE_MANY, list(counts), list(counts.values()))
+    last = {row[0]: row[1] for row in rows}
+    for session_id in counts:
+        if session_id not in last:
+            raise session_missing(session_id)
+    numbered = batch.number(last)
+    await connection.copy_records_to_table(
+        "asm_events", records=[params for params, _ in numbered], columns=EVENT_COLUMNS
+    )
+    return [event for _, event in numbered]
+
+
+async def _append_batch(connection: asyncpg.Connection, batch: Batch) -> list[Event]:
+    """Optimistic append inside the caller's transaction (see `batch.py`)."""
+    try:
+        async with connection.transaction():
+            written = await _write_new(connection, batch)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "asm_events_pkey":
+            raise
+        rows = await connection.fetch(EVENTS_BY_IDS, list(batch.unique))
+        batch.resolve([event_from_row(POSTGRES, row) for row in rows])
+        written = await _write_new(connection, batch)
+    return batch.result(written)
