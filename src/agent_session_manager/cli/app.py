@@ -11,7 +11,7 @@ from ..core.errors import ASMError
 from ..core.urls import redact_url
 from ..demo import record_demo
 from ..open import default_artifacts_url, default_database_url
-from . import events, sessions
+from . import db, events, sessions
 from .common import Settings, console, errors, open_sessions, run, settings, timeline
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(events.app, name="events")
+app.add_typer(db.app, name="db")
 
 
 @app.callback()

@@ -34,6 +34,11 @@ def postgres_dsn(url: str) -> str:
     return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+def display_url(url: str) -> str:
+    """`url` as it may be shown: credentials masked (a SQLite URL has none and is shown as given)."""
+    return url if scheme_of(url) == "sqlite" else redact_url(url)
+
+
 def host_of(url: str) -> str:
     """`host:port` of a server URL, for error messages (never the credentials)."""
     parts = urlsplit(url)

@@ -1,0 +1,57 @@
+"""`asm db upgrade | status | downgrade`: look after the SQL schema (Alembic, table `asm_alembic_version`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..sessions.sql import migrations
+from ..sessions.sql.urls import display_url
+from .common import console, settings
+
+app = typer.Typer(help="Create, upgrade and inspect the SQL schema.", no_args_is_help=True)
+
+URL = Annotated[
+    str | None,
+    typer.Argument(help="Database URL (default: --database-url, ASM_DATABASE_URL, or the embedded SQLite)."),
+]
+
+
+def _url(ctx: typer.Context, url: str | None) -> str:
+    return url or settings(ctx).database_url
+
+
+def _show(url: str) -> None:
+    current, head = migrations.status(url)
+    console.print(f"database: {display_url(url)}", highlight=False)
+    console.print(f"current:  {current or '(empty: no schema)'}", highlight=False)
+    console.print(f"head:     {head}", highlight=False)
+    state = "up to date" if current == head else "upgrade needed: asm db upgrade"
+    console.print(state, highlight=False)
+
+
+@app.command()
+def upgrade(ctx: typer.Context, url: URL = None) -> None:
+    """Create the schema, or bring it up to the newest revision (safe to run twice, or concurrently)."""
+    target = _url(ctx, url)
+    migrations.upgrade(target)
+    _show(target)
+
+
+@app.command()
+def status(ctx: typer.Context, url: URL = None) -> None:
+    """Print the current and the newest schema revision."""
+    _show(_url(ctx, url))
+
+
+@app.command()
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help='Target revision ("base" drops every table of the store).')],
+    url: URL = None,
+) -> None:
+    """Take the schema down to REVISION."""
+    target = _url(ctx, url)
+    migrations.downgrade(target, revision)
+    _show(target)
