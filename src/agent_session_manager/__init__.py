@@ -32,6 +32,7 @@ from .core.errors import (
 )
 from .core.models import Event, EventType, Run, RunStatus, Session, SessionStatus
 from .core.pagination import Page
+from .manager import ProviderAdapter, ScriptedAdapter, SessionManager, run_once
 from .open import (
     default_artifacts_url,
     default_database_url,
@@ -58,10 +59,13 @@ __all__ = [
     "MigrationRequired",
     "NotFound",
     "Page",
+    "ProviderAdapter",
     "Run",
     "RunNotFound",
     "RunStatus",
+    "ScriptedAdapter",
     "Session",
+    "SessionManager",
     "SessionNotFound",
     "SessionStatus",
     "SessionStore",
@@ -75,4 +79,5 @@ __all__ = [
     "open_store",
     "register_artifact_backend",
     "register_session_backend",
+    "run_once",
 ]

@@ -1,31 +1,29 @@
-"""The main job of the README: record a scripted agent conversation, read it back, print its timeline."""
+"""The main job of the README: record a scripted agent conversation, read it back, print its timeline.
+
+The session is produced the way a real agent produces one: `run_once` with a provider adapter (here a
+`ScriptedAdapter` replaying a support conversation), so every event goes through the event pipeline and
+is stored live with its sequence number.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
-from .core.clock import utc_now
-from .core.models import Event, EventType, Run, RunStatus, Session, SessionStatus
+from .core.models import Event, Session
+from .manager import ScriptedAdapter, run_once
+from .manager.scripted import ScriptStep
 from .sessions.base import SessionStore
 
-#: A small support conversation: what a real agent run writes to its log.
-SCRIPT: list[tuple[EventType, dict[str, Any]]] = [
-    (EventType.SESSION_CREATED, {"agent_id": "support-bot"}),
-    (EventType.SESSION_STARTED, {}),
-    (EventType.RUN_STARTED, {"model": "claude-sonnet-4"}),
-    (EventType.MESSAGE_SENT, {"role": "user", "content": "My March invoice was charged twice."}),
-    (EventType.MESSAGE_STREAMED, {"content": "Let me look up your invoices"}),
+PROMPT = "My March invoice was charged twice."
+
+#: What the provider streams for one support question: the adapter's side of a real run.
+SCRIPT: list[ScriptStep] = [
+    ("run_started", {"model": "claude-sonnet-4"}),
+    ("message_streamed", {"content": "Let me look up your invoices"}),
     (
-        EventType.TOOL_CALL_STARTED,
-        {
-            "tool_call_id": "call_1",
-            "tool_name": "billing.list_invoices",
-            "tool_input": {"month": 3},
-        },
+        "tool_call_started",
+        {"tool_call_id": "call_1", "tool_name": "billing.list_invoices", "tool_input": {"month": 3}},
     ),
     (
-        EventType.TOOL_CALL_COMPLETED,
+        "tool_call_completed",
         {
             "tool_call_id": "call_1",
             "tool_name": "billing.list_invoices",
@@ -33,46 +31,25 @@ SCRIPT: list[tuple[EventType, dict[str, Any]]] = [
         },
     ),
     (
-        EventType.MESSAGE_RECEIVED,
+        "message_received",
         {
             "role": "assistant",
             "content": "I found a duplicate charge (INV-301-dup) and have requested a refund.",
         },
     ),
-    (EventType.TOKEN_USAGE_UPDATED, {"input_tokens": 812, "output_tokens": 96}),
-    (EventType.TURN_COMPLETED, {"turn": 1}),
-    (EventType.RUN_COMPLETED, {"stop_reason": "end_turn"}),
-    (EventType.SESSION_COMPLETED, {}),
+    ("token_usage_updated", {"input_tokens": 812, "output_tokens": 96}),
+    ("turn_completed", {"turn": 1}),
+    ("run_completed", {"stop_reason": "end_turn"}),
 ]
 
 
 async def record_demo(store: SessionStore) -> tuple[Session, list[Event]]:
-    """Write the scripted session to `store` and return it with its stored events."""
-    session = await store.save_session(
-        Session(agent_id="support-bot", tags=["demo"], metadata={"customer": "acme"})
+    """Run the scripted conversation through `run_once` on `store`; return the session and its events."""
+    adapter = ScriptedAdapter(SCRIPT, delay=0.02)
+    result = await run_once(
+        store, adapter, PROMPT, agent_id="support-bot", tags=["demo"], metadata={"customer": "acme"}
     )
-    session = await store.save_session(session.with_status(SessionStatus.ACTIVE))
-    run = await store.save_run(
-        Run(session_id=session.id, input={"prompt": SCRIPT[3][1]["content"]}, provider="scripted")
-    )
-    run = await store.save_run(run.with_status(RunStatus.RUNNING))
-    start = utc_now()
-    for offset, (kind, data) in enumerate(SCRIPT):
-        run_id = run.id if kind.value.startswith(("run_", "message_", "tool_", "token_", "turn_")) else None
-        await store.append_event(
-            Event(
-                type=kind,
-                session_id=session.id,
-                run_id=run_id,
-                data=data,
-                provider="scripted" if run_id else None,
-                timestamp=start + timedelta(milliseconds=150 * offset),
-            )
-        )
-    run = run.add_token_usage({"input_tokens": 812, "output_tokens": 96, "total_tokens": 908})
-    done = run.complete({"content": SCRIPT[7][1]["content"]})
-    await store.flush(session.with_status(SessionStatus.COMPLETED), done, [])
-    return await store.get_session(session.id), await store.get_events(session.id)
+    return await store.get_session(result.session_id), await store.get_events(result.session_id)
 
 
 def summarize(event: Event) -> str:

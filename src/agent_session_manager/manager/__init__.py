@@ -1,0 +1,41 @@
+"""The session and run lifecycle over any store: `SessionManager`, `run_once`, provider adapters, the
+event pipeline (build, validate, redact, persist) and `ScriptedAdapter` for tests and demos."""
+
+from .base import (
+    AdapterResult,
+    Emit,
+    ProviderAdapter,
+    RunCancelled,
+    RunContext,
+    RunFailed,
+    RunResult,
+    RunTimedOut,
+)
+from .pipeline import EventContext, EventPipeline, shape_warnings
+from .redaction import DEFAULT_PATTERNS, Redactor, SecretPattern
+from .scripted import Call, Fail, ScriptedAdapter, ScriptEvent, Sleep
+from .session_manager import SessionManager, run_once
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "AdapterResult",
+    "Call",
+    "Emit",
+    "EventContext",
+    "EventPipeline",
+    "Fail",
+    "ProviderAdapter",
+    "Redactor",
+    "RunCancelled",
+    "RunContext",
+    "RunFailed",
+    "RunResult",
+    "RunTimedOut",
+    "ScriptEvent",
+    "ScriptedAdapter",
+    "SecretPattern",
+    "SessionManager",
+    "Sleep",
+    "run_once",
+    "shape_warnings",
+]
