@@ -1,0 +1,179 @@
+"""`MemoryQueryAPI`: the query API over an `InMemorySessionStore`, for tests, demos and ephemeral agents.
+
+Filters, orders and cursors are the ones every backend shares (`query.base`, `query.keyset`); here they
+run over the store's dicts. `MemoryView` is the single place that reads (and, for maintenance, changes)
+the memory store's private structures, so a change there is mended in one spot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from ..core.models import ArtifactRecord, Event, Run, RunStatus, Session
+from ..sessions.memory import InMemorySessionStore
+from .base import EventFilter, RunFilter, SessionFilter, SessionStats
+from .engine import KeysetQueryAPI
+from .keyset import Keyset, SortKey, ordered_after
+from .summary import StoredCostRow, UnpricedRun, UsageRow, usage_summary
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def detached(model: M) -> M:
+    """A deep copy, so callers never share an object with the store."""
+    return model.model_copy(deep=True)
+
+
+class MemoryView:
+    """Narrow access to an `InMemorySessionStore`'s internals (its dicts and per-session event lists).
+
+    Readers get the stored objects themselves (frozen models): copy before handing them out. The
+    mutators keep the store's parallel structures (event list, sequence list, id index) in step.
+    """
+
+    def __init__(self, store: InMemorySessionStore) -> None:
+        self.store = store
+
+    def sessions(self) -> Iterable[Session]:
+        return self.store._sessions.values()
+
+    def find_session(self, session_id: str) -> Session | None:
+        return self.store._sessions.get(session_id)
+
+    def session(self, session_id: str) -> Session:
+        """The stored session, or `SessionNotFound`."""
+        return self.store._session(session_id)
+
+    def runs(self) -> Iterable[Run]:
+        return self.store._runs.values()
+
+    def runs_of(self, session_id: str) -> list[Run]:
+        return [self.store._runs[run_id] for run_id in self.store._runs_by_session.get(session_id, {})]
+
+    def events_of(self, session_id: str) -> list[Event]:
+        """The session's events in sequence order."""
+        return self.store._events.get(session_id, [])
+
+    def events(self) -> Iterator[Event]:
+        for events in self.store._events.values():
+            yield from events
+
+    def event_session_ids(self) -> Iterable[str]:
+        return self.store._events.keys()
+
+    def counters(self) -> dict[str, int]:
+        """Session id -> last sequence number handed out."""
+        return self.store._counters
+
+    def artifacts(self) -> Iterable[ArtifactRecord]:
+        return self.store._artifacts.values()
+
+    def artifacts_of(self, session_id: str) -> list[ArtifactRecord]:
+        keys = self.store._artifacts_by_session.get(session_id, {})
+        return [self.store._artifacts[key] for key in keys]
+
+    # -- mutators (maintenance) -----------------------------------------------------------------
+
+    def replace_session(self, session: Session) -> None:
+        self.store._sessions[session.id] = session
+
+    def remove_events(self, session_id: str, ids: set[str]) -> int:
+        """Remove the session's events with these ids; the counter stays (numbers are never reused)."""
+        events = self.store._events.get(session_id, [])
+        kept = [event for event in events if event.id not in ids]
+        removed = len(events) - len(kept)
+        if removed:
+            self.store._events[session_id] = kept
+            self.store._sequences[session_id] = [event.sequence_number or 0 for event in kept]
+            for event_id in ids:
+                self.store._event_by_id.pop(event_id, None)
+        return removed
+
+    def drop_counter(self, session_id: str) -> None:
+        self.store._counters.pop(session_id, None)
+
+
+class MemoryQueryAPI(KeysetQueryAPI):
+    """`QueryAPI` over an `InMemorySessionStore`."""
+
+    def __init__(self, store: InMemorySessionStore) -> None:
+        super().__init__(store)
+        self.view = MemoryView(store)
+
+    async def _sessions(
+        self, filters: SessionFilter, keyset: Keyset, after: SortKey | None, limit: int
+    ) -> list[Session]:
+        return [detached(s) for s in ordered_after(self._matching_sessions(filters), keyset, after, limit)]
+
+    async def _count_sessions(self, filters: SessionFilter) -> int:
+        return len(self._matching_sessions(filters))
+
+    async def _runs(self, filters: RunFilter, keyset: Keyset, after: SortKey | None, limit: int) -> list[Run]:
+        return [detached(r) for r in ordered_after(self._matching_runs(filters), keyset, after, limit)]
+
+    async def _events(
+        self, filters: EventFilter, keyset: Keyset, after: SortKey | None, limit: int
+    ) -> list[Event]:
+        return [detached(e) for e in ordered_after(self._matching_events(filters), keyset, after, limit)]
+
+    async def _count_events(self, filters: EventFilter) -> int:
+        return len(self._matching_events(filters))
+
+    async def _usage_rows(self, filters: RunFilter) -> list[UsageRow]:
+        return [UsageRow.of(run) for run in self._matching_runs(filters)]
+
+    async def _stored_costs(self, filters: RunFilter) -> list[StoredCostRow]:
+        return [StoredCostRow.of(run) for run in self._matching_runs(filters) if run.cost_usd is not None]
+
+    async def _unpriced_runs(self, filters: RunFilter) -> AsyncIterator[UnpricedRun]:
+        for run in self._matching_runs(filters):
+            if run.cost_usd is None:
+                yield UnpricedRun.of(run)
+
+    async def get_session_stats(self, session_id: str) -> SessionStats:
+        self.view.session(session_id)
+        events = self.view.events_of(session_id)
+        runs = self.view.runs_of(session_id)
+        artifacts = self.view.artifacts_of(session_id)
+        usage = usage_summary(UsageRow.of(run) for run in runs)
+        statuses: dict[RunStatus, int] = {}
+        for run in runs:
+            statuses[run.status] = statuses.get(run.status, 0) + 1
+        providers = {run.provider for run in runs} | {event.provider for event in events}
+        return SessionStats(
+            session_id=session_id,
+            event_count=len(events),
+            latest_sequence=self.view.counters().get(session_id, 0),
+            first_event_at=min((e.timestamp for e in events), default=None),
+            last_event_at=max((e.timestamp for e in events), default=None),
+            run_count=len(runs),
+            status_counts=statuses,
+            token_totals=usage.token_totals(),
+            providers_used=sorted(p for p in providers if p is not None),
+            artifact_count=len(artifacts),
+            artifact_bytes=sum(a.byte_size for a in artifacts),
+        )
+
+    # -- filtering ------------------------------------------------------------------------------
+
+    def _matching_sessions(self, filters: SessionFilter) -> list[Session]:
+        return [
+            s
+            for s in self.view.sessions()
+            if filters.matches(s, (r.provider for r in self.view.runs_of(s.id)))
+        ]
+
+    def _matching_runs(self, filters: RunFilter) -> list[Run]:
+        candidates = self.view.runs_of(filters.session_id) if filters.session_id else self.view.runs()
+        agents = {s.id: s.agent_id for s in self.view.sessions()} if filters.agent_id else {}
+        return [run for run in candidates if filters.matches(run, agents.get(run.session_id))]
+
+    def _matching_events(self, filters: EventFilter) -> list[Event]:
+        if filters.session_ids is None:
+            candidates: Iterable[Event] = self.view.events()
+        else:
+            candidates = (e for sid in filters.session_ids for e in self.view.events_of(sid))
+        return [event for event in candidates if filters.matches(event)]
