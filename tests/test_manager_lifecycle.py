@@ -4,6 +4,7 @@ live delivery to subscribers, and store failures while events stream."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
@@ -206,13 +207,14 @@ async def test_cancelling_the_caller_records_run_cancelled_and_reraises(store: S
         started.set()
 
     adapter = ScriptedAdapter([("run_started", {}), Call(signal), Sleep(30)])
-    task = asyncio.create_task(run_once(store, adapter, "long job"))
+    agent = f"agent-{uuid.uuid4().hex}"  # the PostgreSQL database is shared by the test session
+    task = asyncio.create_task(run_once(store, adapter, "long job", agent_id=agent))
     await asyncio.wait_for(started.wait(), 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    [session] = (await store.list_sessions()).items
+    [session] = (await store.list_sessions(agent_id=agent)).items
     [run] = (await store.list_runs(session.id)).items
     assert run.status is RunStatus.CANCELLED and run.ended_at is not None
     assert session.status is SessionStatus.CANCELLED
@@ -386,9 +388,10 @@ async def test_a_failing_final_write_is_raised(store: SessionStore) -> None:
     async def break_flush() -> None:
         faulty.fail_flush = True
 
+    agent = f"agent-{uuid.uuid4().hex}"
     with pytest.raises(StorageError, match="injected: flush failed"):
-        await run_once(faulty, ScriptedAdapter([*CHAT[:2], Call(break_flush)]), "go")  # type: ignore[arg-type]
-    [session] = (await store.list_sessions()).items
+        await run_once(faulty, ScriptedAdapter([*CHAT[:2], Call(break_flush)]), "go", agent_id=agent)  # type: ignore[arg-type]
+    [session] = (await store.list_sessions(agent_id=agent)).items
     [run] = (await store.list_runs(session.id)).items
     assert run.status is RunStatus.RUNNING  # the store refused the final write; nothing pretends otherwise
 
