@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from agent_session_manager import open_store
+from agent_session_manager import Event, EventType, Session, StorageConnectionFailed, open_store
 from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.postgres import PostgresSessionStore
@@ -55,3 +56,92 @@ async def pg_store(pg_store_url: str) -> AsyncIterator[PostgresSessionStore]:
 
 async def test_open_store_postgresql_is_the_postgres_backend(pg_store: PostgresSessionStore) -> None:
     assert isinstance(pg_store, SessionStore)
+
+
+async def _terminate_backends(url: str) -> int:
+    """Drop every other connection to the test database, as a server restart or failover would."""
+    connection = await asyncpg.connect(url)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def test_after_the_server_drops_connections_the_next_call_reconnects(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    session = await pg_store.save_session(Session(agent_id="a"))
+    first = await pg_store.append_events(
+        [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(3)]
+    )
+    assert await _terminate_backends(pg_store_url) >= 1
+    after = await pg_store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    assert after.sequence_number == 4
+    assert [e.id for e in await pg_store.get_events(session.id)] == [*(e.id for e in first), after.id]
+
+
+async def test_no_acknowledged_event_is_lost_while_connections_drop(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    session = await pg_store.save_session(Session(agent_id="a"))
+    acked: dict[str, int] = {}
+    failures: list[StorageConnectionFailed] = []
+
+    async def writer() -> None:
+        for _ in range(100):
+            try:
+                stored = await pg_store.append_event(
+                    Event(type=EventType.MESSAGE_SENT, session_id=session.id)
+                )
+            except StorageConnectionFailed as exc:
+                failures.append(exc)
+                continue
+            acked[stored.id] = stored.sequence_number or 0
+
+    async def saboteur() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            await _terminate_backends(pg_store_url)
+
+    await asyncio.gather(writer(), writer(), writer(), saboteur())
+    stored = {e.id: e.sequence_number for e in await pg_store.get_events(session.id)}
+    assert all(stored.get(event_id) == seq for event_id, seq in acked.items())
+    assert sorted(stored.values()) == list(range(1, len(stored) + 1))
+    assert all(f.retryable and f.code == "storage_connection_failed" for f in failures)
+
+
+async def test_long_poll_survives_a_dropped_listener(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    session = await pg_store.save_session(Session(agent_id="a"))
+    await pg_store.get_events(session.id, wait=0.05)
+    await _terminate_backends(pg_store_url)
+    waiter = asyncio.create_task(pg_store.get_events(session.id, wait=20))
+    await asyncio.sleep(0.2)
+    async with await open_store(pg_store_url) as other:
+        await other.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    got = await asyncio.wait_for(waiter, 25)
+    assert [e.sequence_number for e in got] == [1]
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("postgresql://asm:hunter2-secret@127.0.0.1:1/db", "127.0.0.1:1"),
+        ("postgresql://no_such_role_x:hunter2-secret@127.0.0.1:5432/postgres", "127.0.0.1:5432"),
+    ],
+)
+async def test_unreachable_or_refused_server_is_a_clean_connection_error(url: str, host: str) -> None:
+    with pytest.raises(StorageConnectionFailed) as info:
+        await open_store(url, connect_timeout=5)
+    error = info.value
+    assert error.code == "storage_connection_failed" and error.retryable
+    assert host in error.message
+    shown = f"{error} {error!r} {error.details} {error.to_dict()}"
+    assert "hunter2" not in shown
+    assert "***" in error.message

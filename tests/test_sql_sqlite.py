@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from agent_session_manager import open_store
+from agent_session_manager import Event, EventType, Session, ValidationError, open_store
+from agent_session_manager.core.errors import Timeout
 from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.sqlite import SQLiteSessionStore
@@ -37,3 +41,83 @@ async def test_open_store_sqlite_is_the_sqlite_backend(tmp_path: Path) -> None:
         assert isinstance(store, SQLiteSessionStore)
         assert isinstance(store, SessionStore)
         assert store.synchronous == "NORMAL"
+
+
+async def _locked_for(path: Path, seconds: float) -> None:
+    """Hold the database's write lock from another connection for `seconds`."""
+
+    def hold() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    await asyncio.to_thread(hold)
+
+
+async def test_a_writer_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "asm.db"
+    async with await open_store(f"sqlite:///{path}", migrate=True) as store:
+        session = await store.save_session(Session(agent_id="a"))
+        holder = asyncio.create_task(_locked_for(path, 0.5))
+        await asyncio.sleep(0.1)
+        stored = await store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+        await holder
+        assert stored.sequence_number == 1
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_a_retryable_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "asm.db"
+    async with await open_store(f"sqlite:///{path}?busy_timeout=0.2", migrate=True) as store:
+        session = await store.save_session(Session(agent_id="a"))
+        holder = asyncio.create_task(_locked_for(path, 1.0))
+        await asyncio.sleep(0.1)
+        with pytest.raises(Timeout) as info:
+            await store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+        await holder
+        assert info.value.retryable and info.value.code == "timeout"
+        assert "locked" in info.value.message
+        stored = await store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+        assert stored.sequence_number == 1
+
+
+async def test_wal_mode_and_synchronous_option(tmp_path: Path) -> None:
+    path = tmp_path / "asm.db"
+    async with await open_store(f"sqlite:///{path}?synchronous=FULL", migrate=True) as store:
+        assert isinstance(store, SQLiteSessionStore)
+        assert store.synchronous == "FULL"
+        session = await store.save_session(Session(agent_id="a"))
+        await store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    connection.close()
+    with pytest.raises(ValidationError):
+        await open_store(f"sqlite:///{path}?synchronous=SOMETIMES")
+    with pytest.raises(ValidationError):
+        await open_store(f"sqlite:///{path}?colour=blue")
+
+
+async def test_the_default_url_is_a_relative_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASM_DATABASE_URL", raising=False)
+    async with await open_store(migrate=True) as store:
+        assert isinstance(store, SQLiteSessionStore)
+        await store.save_session(Session(agent_id="a"))
+    assert (tmp_path / ".asm" / "asm.db").exists()
+
+
+async def test_two_stores_on_one_file_see_each_others_appends(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/asm.db"
+    async with (
+        await open_store(url, migrate=True) as first,
+        await open_store(url, poll_interval=0.05) as second,
+    ):
+        session = await first.save_session(Session(agent_id="a"))
+        waiter = asyncio.create_task(second.get_events(session.id, wait=10))
+        await asyncio.sleep(0.1)
+        await first.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+        got = await asyncio.wait_for(waiter, 15)
+        assert [e.sequence_number for e in got] == [1]

@@ -123,6 +123,7 @@ _CONNECTION_LOST = (
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pooled connection whose reset failed after the server dropped it
 )
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
 
@@ -246,7 +247,7 @@ class PostgresSessionStore(SQLSessionStore):
                     return await work(connection)
             except _CONNECTION_LOST as exc:
                 lost = exc
-                self._pool.expire_connections()
+                await self._pool.expire_connections()
                 await asyncio.sleep(0.05 * attempt)
             except _REFUSED as exc:
                 raise self._unreachable(exc) from exc
@@ -338,9 +339,14 @@ class PostgresSessionStore(SQLSessionStore):
             self._notify_task = asyncio.get_running_loop().create_task(self._notify_loop())
 
     async def _notify_loop(self) -> None:
-        while not self._closed:
-            await self._notify_wanted.wait()
-            self._notify_wanted.clear()
+        """Send queued notifications until the store is closed and nothing is left to send."""
+        while True:
+            if not self._to_notify:
+                if self._closed:
+                    return
+                await self._notify_wanted.wait()
+                self._notify_wanted.clear()
+                continue
             session_ids, self._to_notify = sorted(self._to_notify), set()
             try:
                 if self._notifier is None or self._notifier.is_closed():
@@ -371,9 +377,9 @@ class PostgresSessionStore(SQLSessionStore):
     async def _shutdown(self) -> None:
         task, self._notify_task = self._notify_task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._notify_wanted.set()  # send what is queued, then stop
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(task, self._connect_timeout)
         for connection in (self._listener, self._notifier):
             if connection is not None and not connection.is_closed():
                 with contextlib.suppress(Exception):
