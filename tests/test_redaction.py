@@ -219,6 +219,15 @@ def test_custom_patterns_extend_or_replace_the_defaults() -> None:
     assert Redactor(patterns=[compiled]).redact_text("pin=1234")[0] == "pin=[REDACTED]"
 
 
+def test_hints_let_text_without_them_skip_a_pattern() -> None:
+    pin = SecretPattern.of("pin", r"\b\d{4}\b", hints=["PIN"])
+    redactor = Redactor(patterns=[pin], categorized=True)
+    assert redactor.redact_text("room 1234")[0] == "room 1234"
+    assert redactor.redact_text("Pin: 1234")[0] == "Pin: [REDACTED:pin]"
+    always = Redactor(patterns=[SecretPattern.of("pin", r"\b\d{4}\b")])
+    assert always.redact_text("room 1234")[0] == "room [REDACTED]"
+
+
 @pytest.mark.parametrize(("category", "pattern"), [("Bad Category", "x"), ("", "x"), ("ok", "(unclosed")])
 def test_bad_patterns_are_validation_errors(category: str, pattern: str) -> None:
     with pytest.raises(ValidationError):

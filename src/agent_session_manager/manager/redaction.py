@@ -37,13 +37,19 @@ _TOKEN = r"[A-Za-z0-9._~+/-]{8,}=*"
 
 @dataclass(frozen=True, slots=True)
 class SecretPattern:
-    """One category of secret: a regex, and optionally a `secret` group naming the part to replace."""
+    """One category of secret: a regex, and optionally a `secret` group naming the part to replace.
+
+    `hints` (optional) are substrings one of which every match contains, compared case-insensitively:
+    text containing none of them skips the regex. They only make scanning faster; without hints the
+    regex always runs.
+    """
 
     category: str
     regex: re.Pattern[str]
+    hints: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, category: str, pattern: str | re.Pattern[str]) -> SecretPattern:
+    def of(cls, category: str, pattern: str | re.Pattern[str], hints: Iterable[str] = ()) -> SecretPattern:
         """Validate `category` (`[a-z0-9_]`, for `[REDACTED:<category>]`) and compile `pattern`."""
         if not isinstance(category, str) or not _CATEGORY_RE.fullmatch(category):
             raise ValidationError(
@@ -55,69 +61,95 @@ class SecretPattern:
             raise ValidationError(
                 f"invalid redaction pattern for {category}: {exc}", details={"category": category}
             ) from exc
-        return cls(category, regex)
+        return cls(category, regex, tuple(hint.lower() for hint in hints))
+
+    def may_match(self, lowered: str) -> bool:
+        """Whether the regex must run on a text whose lowercase form is `lowered`."""
+        return not self.hints or any(hint in lowered for hint in self.hints)
 
 
 #: The default patterns, most specific first (on overlap the earlier pattern wins).
 DEFAULT_PATTERNS: tuple[SecretPattern, ...] = tuple(
-    SecretPattern.of(category, pattern)
-    for category, pattern in (
+    SecretPattern.of(category, pattern, hints.split())
+    for category, pattern, hints in (
         (
             "private_key",
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?"
             r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
+            "private",
         ),
-        ("jwt_token", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
-        ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{16,}"),
-        ("openai_key", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}"),
-        ("openai_legacy_key", r"\bsk-[A-Za-z0-9]{32,}\b"),
-        ("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}\b"),
+        ("jwt_token", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", "eyj"),
+        ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{16,}", "sk-ant-"),
+        ("openai_key", r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}", "sk-"),
+        ("openai_legacy_key", r"\bsk-[A-Za-z0-9]{32,}\b", "sk-"),
+        (
+            "aws_access_key",
+            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}\b",
+            "akia asia abia acca agpa aida aipa anpa anva apka aroa",
+        ),
         (
             "aws_secret_key",
             r"(?i)\baws[_-]?secret(?:[_-]?access)?[_-]?key"
             + _SEP
             + r"(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+            "aws",
         ),
-        ("gcp_api_key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
-        ("github_fine_pat", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
-        ("github_pat", r"\bghp_[A-Za-z0-9]{36,}"),
-        ("github_oauth", r"\bgho_[A-Za-z0-9]{36,}"),
-        ("github_app", r"\bgh[us]_[A-Za-z0-9]{36,}"),
-        ("github_refresh", r"\bghr_[A-Za-z0-9]{36,}"),
-        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+        ("gcp_api_key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", "aiza"),
+        ("github_fine_pat", r"\bgithub_pat_[A-Za-z0-9_]{22,}", "github_pat_"),
+        ("github_pat", r"\bghp_[A-Za-z0-9]{36,}", "ghp_"),
+        ("github_oauth", r"\bgho_[A-Za-z0-9]{36,}", "gho_"),
+        ("github_app", r"\bgh[us]_[A-Za-z0-9]{36,}", "ghu_ ghs_"),
+        ("github_refresh", r"\bghr_[A-Za-z0-9]{36,}", "ghr_"),
+        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", "glpat-"),
         (
             "env_secret",
             r"\b(?:[A-Z][A-Z0-9_]*_)?(?:DATABASE_URL|SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|"
             r"PRIVATE_KEY|ACCESS_KEY|CREDENTIALS)(?:_[A-Z0-9_]*)?=(?P<secret>[^\s\"']+)",
+            "database_url secret token passwd password api_key apikey private_key access_key credentials",
         ),
         (
             "connection_string",
             r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|rediss?|mongodb(?:\+srv)?|amqps?|mssql|sqlserver)"
             r"(?:\+[a-z0-9]+)?://[^\s:/@]*:(?P<secret>[^\s@/]+)@",
+            "://",
         ),
-        ("bearer_token", r"(?i)\bbearer\s+(?P<secret>" + _TOKEN + ")"),
-        ("password", r"(?i)\b(?:password|passwd|pwd|passphrase)" + _SEP + r"(?P<secret>[^\s\"',;&]+)"),
-        ("api_key_generic", r"(?i)\b(?:api[_-]?key|apikey)" + _SEP + "(?P<secret>" + _TOKEN + ")"),
+        ("bearer_token", r"(?i)\bbearer\s+(?P<secret>" + _TOKEN + ")", "bearer"),
+        (
+            "password",
+            r"(?i)\b(?:password|passwd|pwd|passphrase)" + _SEP + r"(?P<secret>[^\s\"',;&]+)",
+            "passw pwd passphrase",
+        ),
+        ("api_key_generic", r"(?i)\b(?:api[_-]?key|apikey)" + _SEP + "(?P<secret>" + _TOKEN + ")", "api"),
         (
             "secret_key",
             r"(?i)\b(?:secret[_-]?key|client[_-]?secret|secret)" + _SEP + r"(?P<secret>[^\s\"',;&]{6,})",
+            "secret",
         ),
-        ("access_token", r"(?i)\b(?:access|refresh)[_-]?token" + _SEP + "(?P<secret>" + _TOKEN + ")"),
-        ("auth_token", r"(?i)\b(?:auth|session)[_-]?token" + _SEP + "(?P<secret>" + _TOKEN + ")"),
+        (
+            "access_token",
+            r"(?i)\b(?:access|refresh)[_-]?token" + _SEP + "(?P<secret>" + _TOKEN + ")",
+            "token",
+        ),
+        ("auth_token", r"(?i)\b(?:auth|session)[_-]?token" + _SEP + "(?P<secret>" + _TOKEN + ")", "token"),
     )
 )
 
-#: Keys whose string values are secrets whatever they look like (matched on the key's last word).
-SENSITIVE_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (category, re.compile(r"(?i)(?:^|[_-])(?:" + words + r")$"))
-    for category, words in (
-        ("password", r"password|passwd|pwd|passphrase"),
-        ("api_key_generic", r"api[_-]?key|apikey"),
-        ("secret_key", r"secret|secret[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key"),
-        ("access_token", r"access[_-]?token|refresh[_-]?token"),
-        ("auth_token", r"auth[_-]?token|session[_-]?token|token"),
-        ("private_key", r"private[_-]?key"),
+#: Keys whose string values are secrets whatever they look like (matched on the key's last words);
+#: the name of the group that matched is the category.
+SENSITIVE_KEY_RE = re.compile(
+    r"(?i)(?:^|[_-])(?:"
+    + "|".join(
+        f"(?P<{category}>{words})"
+        for category, words in (
+            ("password", r"password|passwd|pwd|passphrase"),
+            ("api_key_generic", r"api[_-]?key|apikey"),
+            ("secret_key", r"secret|secret[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key"),
+            ("access_token", r"access[_-]?token|refresh[_-]?token"),
+            ("auth_token", r"auth[_-]?token|session[_-]?token|token"),
+            ("private_key", r"private[_-]?key"),
+        )
     )
+    + r")$"
 )
 
 _MESSAGE_FIELDS = ("content", "delta")
@@ -159,11 +191,15 @@ class Redactor:
         if not isinstance(replacement, str):
             raise ValidationError("replacement must be a string", details={"field": "replacement"})
         self.patterns: tuple[SecretPattern, ...] = tuple(chosen)
+        hints = sorted({hint for p in chosen for hint in p.hints}, key=len, reverse=True)
+        #: One search that tells whether any hint occurs: most text has none and skips every hinted regex.
+        self._any_hint = re.compile("|".join(map(re.escape, hints))) if hints else None
+        self._unhinted = tuple(p for p in chosen if not p.hints)
         self.replacement = replacement
         self.categorized = categorized
         self.deep_scan = deep_scan
         self.scan_metadata = scan_metadata
-        self.sensitive_keys = SENSITIVE_KEYS if sensitive_keys else ()
+        self.sensitive_keys = sensitive_keys
 
     def mask(self, category: str) -> str:
         """The text that replaces a secret of `category`."""
@@ -172,7 +208,11 @@ class Redactor:
     def redact_text(self, text: str) -> tuple[str, list[str]]:
         """`text` with every recognised secret replaced, and the categories found (one per secret)."""
         spans: list[tuple[int, int, str]] = []
-        for pattern in self.patterns:
+        lowered = text.lower()
+        hinted = self._any_hint is not None and self._any_hint.search(lowered) is not None
+        for pattern in self.patterns if hinted else self._unhinted:
+            if not pattern.may_match(lowered):
+                continue
             for match in pattern.regex.finditer(text):
                 has_group = "secret" in pattern.regex.groupindex and match.group("secret") is not None
                 start, end = match.span("secret") if has_group else match.span()
@@ -221,9 +261,9 @@ class Redactor:
         return value
 
     def _field(self, key: str, value: Any, found: list[str]) -> Any:
-        if isinstance(value, str) and value:
-            for category, regex in self.sensitive_keys:
-                if regex.search(key):
-                    found.append(category)
-                    return self.mask(category)
+        if self.sensitive_keys and isinstance(value, str) and value:
+            match = SENSITIVE_KEY_RE.search(key)
+            if match is not None and match.lastgroup is not None:
+                found.append(match.lastgroup)
+                return self.mask(match.lastgroup)
         return self._value(value, found)
