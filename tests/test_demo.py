@@ -28,7 +28,7 @@ def test_demo_prints_the_timeline(tmp_path: Path) -> None:
 
 
 def test_cli_error_is_one_line_with_code_and_no_secret(tmp_path: Path) -> None:
-    done = _asm("demo", "--database-url", "mongodb://me:hunter2@host/db", cwd=tmp_path)
+    done = _asm("--database-url", "mongodb://me:hunter2@host/db", "demo", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("error: [validation_error]")
     assert "hunter2" not in done.stderr + done.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -83,7 +84,9 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a session with its runs, events and artifact records (cannot be undone)."""
-    if not yes and not typer.confirm(f"Delete session {session_id} and everything it owns?"):
+    if not yes and not (
+        sys.stdin.isatty() and typer.confirm(f"Delete session {session_id} and everything it owns?")
+    ):
         raise ValidationError("not confirmed; nothing was deleted (pass --yes to skip the question)")
 
     async def go() -> None:
