@@ -268,6 +268,22 @@ async def test_cancel_run_of_a_run_not_executing_here(store: SessionStore) -> No
         await manager.execute_run(run.id, adapter)
 
 
+async def test_a_run_executes_once_even_when_two_callers_race(store: SessionStore) -> None:
+    manager = SessionManager(store)
+    session = await manager.start_session("s")
+    await manager.activate_session(session.id)
+    run = await manager.start_run(session.id, "x")
+    outcomes = await asyncio.gather(
+        manager.execute_run(run.id, ScriptedAdapter([])),
+        manager.execute_run(run.id, ScriptedAdapter([])),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["InvalidTransition", "RunResult"]
+    with pytest.raises(InvalidTransition, match="only a pending run"):
+        await manager.execute_run(run.id, ScriptedAdapter([]))
+    assert len(await store.get_events(session.id, run_id=run.id)) == 2
+
+
 async def test_time_limit_gives_run_timeout(store: SessionStore) -> None:
     adapter = ScriptedAdapter([("run_started", {}), Sleep(30), ("run_completed", {"stop_reason": "x"})])
     with pytest.raises(RunTimedOut) as caught:

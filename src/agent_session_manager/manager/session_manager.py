@@ -143,6 +143,8 @@ class SessionManager:
         self.redactor = redactor
         self.pipeline = EventPipeline(store, redactor=redactor, unknown_types=unknown_types)
         self._active: dict[str, _Active] = {}
+        #: Runs being started or executed here: a second `execute_run` of one of them is refused.
+        self._claimed: set[str] = set()
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -234,6 +236,25 @@ class SessionManager:
         _check_adapter(adapter)
         limit = _check_time_limit(time_limit)
         run = await self.store.get_run(run_id)
+        if run.status is not RunStatus.PENDING or run.id in self._claimed:
+            raise InvalidTransition(
+                f"run {run.id} is {run.status.value}; only a pending run can be executed",
+                details={"run_id": run.id, "status": run.status.value},
+            )
+        self._claimed.add(run.id)
+        try:
+            return await self._execute(run, adapter, limit, adapter_options, event_callback)
+        finally:
+            self._claimed.discard(run.id)
+
+    async def _execute(
+        self,
+        run: Run,
+        adapter: ProviderAdapter,
+        limit: float | None,
+        adapter_options: Mapping[str, Any] | None,
+        event_callback: EventCallback | None,
+    ) -> RunResult:
         session = await self.store.get_session(run.session_id)
         _check_open(session)
         running = run.with_status(RunStatus.RUNNING).model_copy(
