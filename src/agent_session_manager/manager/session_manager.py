@@ -173,19 +173,19 @@ class SessionManager:
 
     async def activate_session(self, session_id: str) -> Session:
         """pending/paused -> active, with `session_started`."""
-        session, _ = await self._end_or_move(session_id, SessionStatus.ACTIVE, EventType.SESSION_STARTED, {})
+        session, _ = await self._move_session(session_id, SessionStatus.ACTIVE, EventType.SESSION_STARTED, {})
         return session
 
     async def complete_session(self, session_id: str) -> Session:
         """active -> completed, with `session_completed`."""
-        session, _ = await self._end_or_move(
+        session, _ = await self._move_session(
             session_id, SessionStatus.COMPLETED, EventType.SESSION_COMPLETED, {}
         )
         return session
 
     async def fail_session(self, session_id: str, error: BaseException | Mapping[str, Any]) -> Session:
         """-> failed, with `session_failed` carrying the error's code and message."""
-        session, _ = await self._end_or_move(
+        session, _ = await self._move_session(
             session_id, SessionStatus.FAILED, EventType.SESSION_FAILED, self._error_data(error)
         )
         return session
@@ -193,7 +193,7 @@ class SessionManager:
     async def cancel_session(self, session_id: str, reason: str | None = None) -> Session:
         """-> cancelled, with `session_cancelled`."""
         data = {} if reason is None else {"reason": reason}
-        session, _ = await self._end_or_move(
+        session, _ = await self._move_session(
             session_id, SessionStatus.CANCELLED, EventType.SESSION_CANCELLED, data
         )
         return session
@@ -337,7 +337,7 @@ class SessionManager:
         session, created = await self._create_session(
             agent_id or adapter.name, adapter=adapter, metadata=metadata, context=context, tags=tags
         )
-        session, started = await self._end_or_move(
+        session, started = await self._move_session(
             session.id, SessionStatus.ACTIVE, EventType.SESSION_STARTED, {}
         )
         opening = [created, started]
@@ -351,13 +351,13 @@ class SessionManager:
                 event_callback=event_callback,
             )
         except (RunFailed, RunTimedOut) as exc:
-            _, closing = await self._end_or_move(
+            _, closing = await self._move_session(
                 session.id, SessionStatus.FAILED, EventType.SESSION_FAILED, self._error_data(exc.result)
             )
             exc.result = _with_session_events(exc.result, opening, closing)
             raise
         except RunCancelled as exc:
-            _, closing = await self._end_or_move(
+            _, closing = await self._move_session(
                 session.id,
                 SessionStatus.CANCELLED,
                 EventType.SESSION_CANCELLED,
@@ -367,15 +367,15 @@ class SessionManager:
             raise
         except asyncio.CancelledError:
             await asyncio.shield(
-                self._end_or_move(session.id, SessionStatus.CANCELLED, EventType.SESSION_CANCELLED, {})
+                self._move_session(session.id, SessionStatus.CANCELLED, EventType.SESSION_CANCELLED, {})
             )
             raise
         except Exception as exc:
-            await self._end_or_move(
+            await self._move_session(
                 session.id, SessionStatus.FAILED, EventType.SESSION_FAILED, self._error_data(exc)
             )
             raise
-        _, closing = await self._end_or_move(
+        _, closing = await self._move_session(
             session.id, SessionStatus.COMPLETED, EventType.SESSION_COMPLETED, {}
         )
         return _with_session_events(result, opening, closing)
@@ -412,15 +412,16 @@ class SessionManager:
             data["provider"] = adapter.name
         event = self.pipeline.build(EventType.SESSION_CREATED, data, _session_context(session))
         stored = await self.store.flush(session, None, [event])
-        return await self.store.get_session(session.id), stored[0]
+        return session, stored[0]
 
-    async def _end_or_move(
+    async def _move_session(
         self, session_id: str, status: SessionStatus, kind: EventType, data: Mapping[str, Any]
     ) -> tuple[Session, Event]:
+        """Change the session's status and write its event, atomically."""
         session = (await self.store.get_session(session_id)).with_status(status)
         event = self.pipeline.build(kind, data, _session_context(session))
         stored = await self.store.flush(session, None, [event])
-        return await self.store.get_session(session_id), stored[0]
+        return session, stored[0]
 
     # -- internals: runs ------------------------------------------------------------------------
 
