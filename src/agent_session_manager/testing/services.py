@@ -163,7 +163,7 @@ class SeaweedFS:
             f"-master.port.grpc={self.master_port + 10000}",
             f"-volume.port={self.volume_port}",
             f"-volume.port.grpc={self.volume_port + 10000}",
-            "-volume.max=20",
+            "-volume.max=500",
             "-master.volumeSizeLimitMB=256",
             "-filer",
             f"-filer.port={self.filer_port}",
@@ -172,9 +172,17 @@ class SeaweedFS:
             f"-s3.port={self.s3_port}",
             f"-s3.port.grpc={self.s3_port + 10000}",
             f"-s3.config={config}",
+            # Fixed default ports would collide between servers; no statistics leave the machine.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
         ]
+        # Every bucket is a collection, and the master grows 7 volumes per collection by default, so
+        # a few buckets would exhaust -volume.max; one volume per bucket lets a test session make
+        # hundreds. The master reads master.toml from its working directory.
+        Path(self.data_dir, "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
         with Path(self.data_dir, "weed.log").open("wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
