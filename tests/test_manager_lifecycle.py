@@ -27,6 +27,7 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.manager import (
     Call,
     Fail,
+    Redactor,
     RunCancelled,
     RunFailed,
     RunTimedOut,
@@ -56,6 +57,8 @@ async def store(store_url: str) -> AsyncIterator[SessionStore]:
     async with await open_store(store_url, **options) as opened:
         yield opened
 
+
+SECRET = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
 
 CHAT = [
     ("run_started", {"model": "claude-sonnet-4-20250514", "provider_session_id": "msg_01"}),
@@ -328,6 +331,30 @@ async def test_a_subscriber_sees_every_event_of_a_run_live_and_in_order(store: S
     assert types(seen) == ["session_created", "session_started", *types(result.events)]
     assert [e.id for e in seen[2:]] == [e.id for e in result.events]
     assert [e.sequence_number for e in seen] == list(range(1, len(seen) + 1))
+
+
+async def test_redaction_covers_everything_the_manager_stores(store: SessionStore) -> None:
+    script = [
+        ("message_received", {"role": "assistant", "content": f"your token is {SECRET}"}),
+        ("tool_call_completed", {"tool_name": "env", "tool_output": {"env": {"API_KEY": "zz-not-for-logs"}}}),
+        Fail(RuntimeError(f"auth failed with password=hunter2 for {SECRET}")),
+    ]
+    redactor = Redactor(categorized=True)
+    with pytest.raises(RunFailed) as caught:
+        await run_once(store, ScriptedAdapter(script), f"login with {SECRET}", redactor=redactor)
+    result = caught.value.result
+    events = await store.get_events(result.session_id)
+    run = await store.get_run(result.run_id)
+    everything = repr([e.to_dict() for e in events]) + repr(run.to_dict())
+    assert SECRET not in everything and "hunter2" not in everything and "zz-not-for-logs" not in everything
+    received = next(e for e in events if e.type is EventType.MESSAGE_RECEIVED)
+    assert received.data["content"] == "your token is [REDACTED:github_pat]"
+    assert received.metadata["_redactions"] == {"count": 1, "categories": {"github_pat": 1}}
+    assert run.input == {"prompt": "login with [REDACTED:github_pat]"}
+    assert run.error is not None
+    assert run.error["message"] == ("auth failed with password=[REDACTED:password] for [REDACTED:github_pat]")
+    assert events[-1].type is EventType.SESSION_FAILED and SECRET not in repr(events[-1].data)
+    assert run.id == result.run_id and events[0].session_id == result.session_id
 
 
 class FaultyStore:
