@@ -41,6 +41,7 @@ from .open import (
     register_artifact_backend,
     register_session_backend,
 )
+from .query import QueryAPI, query_api
 from .sessions.base import SessionStore
 
 __version__ = "0.1.0"
@@ -60,6 +61,7 @@ __all__ = [
     "NotFound",
     "Page",
     "ProviderAdapter",
+    "QueryAPI",
     "Run",
     "RunNotFound",
     "RunStatus",
@@ -77,6 +79,7 @@ __all__ = [
     "default_database_url",
     "open_artifact_store",
     "open_store",
+    "query_api",
     "register_artifact_backend",
     "register_session_backend",
     "run_once",

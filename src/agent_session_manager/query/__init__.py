@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import ValidationError
+from . import indexes as _indexes  # noqa: F401  (declares the query indexes on the shared schema)
 from .base import (
     CostSummary,
     EventOrder,
@@ -38,12 +39,17 @@ def query_api(store: Any) -> QueryAPI:
     in the database. Other stores raise `validation_error`.
     """
     from ..sessions.memory import InMemorySessionStore
+    from ..sessions.sql.store import SQLSessionStore
 
     inner = _session_store(store)
     if isinstance(inner, InMemorySessionStore):
         from .memory import MemoryQueryAPI
 
         return MemoryQueryAPI(inner)
+    if isinstance(inner, SQLSessionStore):
+        from .sql import SQLQueryAPI
+
+        return SQLQueryAPI(inner)
     raise ValidationError(
         f"no QueryAPI for a {type(inner).__name__}; supported: memory, SQLite and PostgreSQL stores",
         details={"store": type(inner).__name__},

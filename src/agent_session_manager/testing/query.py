@@ -419,7 +419,11 @@ class QueryAPIContract:
         assert pages == -(-len(expected) // limit)
         assert items[0] == expected[0]
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
     @given(data=st.data())
     async def test_random_event_searches_match_the_oracle(
         self, api: QueryAPI, corpus: Corpus, data: st.DataObject
