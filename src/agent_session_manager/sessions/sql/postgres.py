@@ -19,7 +19,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -111,6 +113,14 @@ RETURNING session_id, last_sequence
 """
 EVENTS_BY_IDS = f"{q.EVENT_SELECT} WHERE id = ANY($1::text[])"
 NOTIFY_MANY = f"SELECT pg_notify('{CHANNEL}', s) FROM unnest($1::text[]) AS s"
+#: Listening connections name themselves so that writers can skip NOTIFY when nobody listens.
+LISTENER_NAME = "asm-listener"
+LISTENERS_PRESENT = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+    f"WHERE datname = current_database() AND application_name = '{LISTENER_NAME}')"
+)
+#: How long a writer trusts its last look at whether anybody listens (seconds).
+LISTENER_CHECK_INTERVAL = 1.0
 TABLES = (
     "SELECT table_name FROM information_schema.tables "
     "WHERE table_schema = current_schema() AND table_name LIKE 'asm\\_%'"
@@ -139,6 +149,84 @@ async def _setup_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+class _Pool:
+    """A minimal connection pool for the hot path: acquiring an idle connection costs no await.
+
+    asyncpg's own pool costs an extra task per release and, by default, a `RESET ALL` round trip; the
+    store never changes session state on its connections, so neither is needed. Connections are opened
+    lazily up to `size`; a broken one is dropped and replaced on the next acquire.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int) -> None:
+        self._connect = connect
+        self._size = size
+        self._idle: list[asyncpg.Connection] = []
+        self._opened = 0
+        self._waiters: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
+
+    async def acquire(self) -> asyncpg.Connection:
+        while True:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.is_closed():
+                    return connection
+                self._opened -= 1
+            if self._opened < self._size:
+                self._opened += 1
+                try:
+                    return await self._connect()
+                except BaseException:
+                    self._opened -= 1
+                    self._hand_over(None)
+                    raise
+            waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                handed = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self.release(waiter.result())
+                raise
+            if handed is not None:
+                return handed
+
+    def release(self, connection: asyncpg.Connection | None, *, broken: bool = False) -> None:
+        """Give `connection` back; a broken one (or one left in a transaction) is closed instead."""
+        if connection is None:
+            self._hand_over(None)
+            return
+        if broken or connection.is_closed() or connection.is_in_transaction():
+            connection.terminate()
+            self._opened -= 1
+            self._hand_over(None)
+            return
+        if not self._hand_over(connection):
+            self._idle.append(connection)
+
+    def _hand_over(self, connection: asyncpg.Connection | None) -> bool:
+        """Wake the first live waiter with `connection` (None: "a slot is free, open one")."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return True
+        return False
+
+    def drop_idle(self) -> None:
+        """Close idle connections (after the server dropped one, the others are likely gone too)."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.terminate()
+            self._opened -= 1
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=5)
+        self._opened = 0
+
+
 class PostgresSessionStore(SQLSessionStore):
     """The SQL session store on a PostgreSQL database."""
 
@@ -150,13 +238,15 @@ class PostgresSessionStore(SQLSessionStore):
         self._dsn = postgres_dsn(url)
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
-        self._pool: asyncpg.Pool | None = None
+        self._pool: _Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._listening = asyncio.Lock()
         self._notifier: asyncpg.Connection | None = None
         self._notify_task: asyncio.Task[None] | None = None
         self._to_notify: set[str] = set()
         self._notify_wanted = asyncio.Event()
+        self._listeners_checked = -LISTENER_CHECK_INTERVAL
+        self._listeners_present = True
 
     @classmethod
     async def from_url(
@@ -215,16 +305,7 @@ class PostgresSessionStore(SQLSessionStore):
         return connection
 
     async def _start(self) -> None:
-        try:
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=1,
-                max_size=self._pool_size,
-                timeout=self._connect_timeout,
-                init=_setup_connection,
-            )
-        except (*_CONNECTION_LOST, *_REFUSED) as exc:
-            raise self._unreachable(exc) from exc
+        self._pool = _Pool(self._connect, self._pool_size)
         try:
             tables = {row[0] for row in await self._fetch(TABLES)}
             current = None
@@ -240,19 +321,27 @@ class PostgresSessionStore(SQLSessionStore):
         """Run `work` on a pooled connection, on a fresh one if the server dropped it."""
         if self._pool is None or self._closed:
             raise StorageError("the PostgreSQL store is closed", details={"url": display_url(self.url)})
+        pool = self._pool
         lost: BaseException | None = None
         for attempt in range(_ATTEMPTS):
+            connection = await pool.acquire()
             try:
-                async with self._pool.acquire() as connection:
-                    return await work(connection)
+                result = await work(connection)
             except _CONNECTION_LOST as exc:
+                pool.release(connection, broken=True)
+                pool.drop_idle()
                 lost = exc
-                await self._pool.expire_connections()
                 await asyncio.sleep(0.05 * attempt)
-            except _REFUSED as exc:
-                raise self._unreachable(exc) from exc
-            except asyncpg.PostgresError as exc:
-                raise self._error(exc) from exc
+                continue
+            except BaseException as exc:
+                pool.release(connection)
+                if isinstance(exc, _REFUSED):
+                    raise self._unreachable(exc) from exc
+                if isinstance(exc, asyncpg.PostgresError):
+                    raise self._error(exc) from exc
+                raise
+            pool.release(connection)
+            return result
         assert lost is not None
         raise self._unreachable(lost) from lost
 
@@ -333,6 +422,11 @@ class PostgresSessionStore(SQLSessionStore):
 
     def _notify_session(self, session_id: str) -> None:
         """Queue a NOTIFY for `session_id`; the notifier task sends queued ids together."""
+        if (
+            not self._listeners_present
+            and time.monotonic() - self._listeners_checked < LISTENER_CHECK_INTERVAL
+        ):
+            return
         self._to_notify.add(session_id)
         self._notify_wanted.set()
         if self._notify_task is None and not self._closed:
@@ -349,11 +443,21 @@ class PostgresSessionStore(SQLSessionStore):
                 continue
             session_ids, self._to_notify = sorted(self._to_notify), set()
             try:
-                if self._notifier is None or self._notifier.is_closed():
-                    self._notifier = await self._connect(synchronous_commit="off")
-                await self._notifier.execute(NOTIFY_MANY, session_ids)
+                await self._send_notifications(session_ids)
             except (ASMError, *_CONNECTION_LOST, asyncpg.PostgresError):
                 self._notifier = None  # listeners fall back to polling until the next notification
+
+    async def _send_notifications(self, session_ids: list[str]) -> None:
+        """NOTIFY, unless no connection of this database has listened for a while: then long-polls
+        elsewhere find new events by polling, and appends pay nothing for notifications."""
+        if self._notifier is None or self._notifier.is_closed():
+            self._notifier = await self._connect(synchronous_commit="off")
+        now = time.monotonic()
+        if now - self._listeners_checked >= LISTENER_CHECK_INTERVAL:
+            self._listeners_present = bool(await self._notifier.fetchval(LISTENERS_PRESENT))
+            self._listeners_checked = now
+        if self._listeners_present:
+            await self._notifier.execute(NOTIFY_MANY, session_ids)
 
     async def _prepare_wait(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
@@ -361,7 +465,7 @@ class PostgresSessionStore(SQLSessionStore):
         async with self._listening:
             if self._listener is not None and not self._listener.is_closed():
                 return
-            listener = await self._connect()
+            listener = await self._connect(application_name=LISTENER_NAME)
             await listener.add_listener(CHANNEL, self._on_notification)
             listener.add_termination_listener(self._on_listener_lost)
             self._listener = listener
@@ -387,8 +491,7 @@ class PostgresSessionStore(SQLSessionStore):
         self._listener = self._notifier = None
         pool, self._pool = self._pool, None
         if pool is not None:
-            with contextlib.suppress(Exception):
-                await pool.close()
+            await pool.close()
 
 
 def _password(url: str) -> str | None:
