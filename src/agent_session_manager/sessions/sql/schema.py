@@ -9,7 +9,8 @@ order, as Ecto writes them); tags are `text[]` on PostgreSQL and a JSON array on
 Indexes serve the store's queries: `(session_id, sequence_number)` (unique) for appends and event pages,
 keyset indexes `(created_at, id)` / `(agent_id, created_at, id)` for `list_sessions`,
 `(session_id, started_at, id)` for `list_runs`, `(session_id, created_at, id)` for artifact listings, and
-the seed's lookup indexes for queries and maintenance. Migrations (`migrations/versions`) build exactly this;
+the seed's lookup indexes, and the query API's (migration 0002: sessions by update time and by tag, runs by
+provider and time). Migrations (`migrations/versions`) build exactly this;
 a test compares the two.
 """
 
@@ -45,6 +46,8 @@ sessions = sa.Table(
     sa.Index("asm_sessions_agent_id_created_at_id", "agent_id", "created_at", "id"),
     sa.Index("asm_sessions_status", "status"),
     sa.Index("asm_sessions_deleted_at", "deleted_at"),
+    sa.Index("asm_sessions_updated_at_id", "updated_at", "id"),
+    sa.Index("asm_sessions_tags", "tags", postgresql_using="gin"),
 )
 
 runs = sa.Table(
@@ -68,6 +71,7 @@ runs = sa.Table(
     sa.Index("asm_runs_session_id_status", "session_id", "status"),
     sa.Index("asm_runs_provider", "provider"),
     sa.Index("asm_runs_started_at", "started_at"),
+    sa.Index("asm_runs_provider_started_at_id", "provider", "started_at", "id"),
 )
 
 events = sa.Table(
