@@ -82,6 +82,11 @@ def _sqlite_time(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def _ids(count: int) -> list[str]:
+    """Event ids made before the timed region (ours get theirs when the `Event`s are built, untimed)."""
+    return [f"evt_{uuid.uuid4().hex}" for _ in range(count)]
+
+
 def _events(session_id: str, count: int) -> list[Event]:
     return [Event(type=EventType.MESSAGE_SENT, session_id=session_id, data=PAYLOAD) for _ in range(count)]
 
@@ -170,15 +175,12 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
 
     async def bare_one() -> Runner:
         session_id = await _fresh(store)
+        ids = _ids(n)
 
         async def run() -> None:
-            for _ in range(n):
+            for event_id in ids:
                 await bare.execute(
-                    PG_APPEND,
-                    session_id,
-                    f"evt_{uuid.uuid4().hex}",
-                    datetime.now(UTC),
-                    orjson.dumps(PAYLOAD).decode(),
+                    PG_APPEND, session_id, event_id, datetime.now(UTC), orjson.dumps(PAYLOAD).decode()
                 )
 
         return run
@@ -199,15 +201,16 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
 
         async def bare_batch(size: int = size, batches: int = batches) -> Runner:
             session_id = await _fresh(store)
+            work = [_ids(size) for _ in range(batches)]
 
             async def run() -> None:
-                for _ in range(batches):
+                for ids in work:
                     async with bare.transaction():
                         last = await bare.fetchval(RESERVE.format("$1", "$2"), session_id, size)
                         now = datetime.now(UTC)
                         records = [
                             (
-                                f"evt_{uuid.uuid4().hex}",
+                                ids[i],
                                 "message_sent",
                                 now,
                                 session_id,
@@ -249,12 +252,13 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
         sessions = [await _fresh(store) for _ in range(writers)]
 
         async def one(session_id: str) -> None:
+            ids = _ids(per_writer)
             async with pool.acquire() as connection:
-                for _ in range(per_writer):
+                for event_id in ids:
                     await connection.execute(
                         PG_APPEND,
                         session_id,
-                        f"evt_{uuid.uuid4().hex}",
+                        event_id,
                         datetime.now(UTC),
                         orjson.dumps(PAYLOAD).decode(),
                     )
@@ -455,15 +459,16 @@ async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list
 
     async def bare_one() -> Runner:
         session_id = await _fresh(store)
+        ids = _ids(n)
 
         async def run() -> None:
-            for _ in range(n):
+            for event_id in ids:
                 bare.execute("BEGIN IMMEDIATE")
                 seq = bare.execute(reserve, (session_id, 1)).fetchone()[0]
                 bare.execute(
                     SQLITE_INSERT,
                     (
-                        f"evt_{uuid.uuid4().hex}",
+                        event_id,
                         _sqlite_time(datetime.now(UTC)),
                         session_id,
                         seq,
@@ -490,9 +495,10 @@ async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list
 
         async def bare_batch(size: int = size, batches: int = batches) -> Runner:
             session_id = await _fresh(store)
+            work = [_ids(size) for _ in range(batches)]
 
             async def run() -> None:
-                for _ in range(batches):
+                for ids in work:
                     bare.execute("BEGIN IMMEDIATE")
                     last = bare.execute(reserve, (session_id, size)).fetchone()[0]
                     now = _sqlite_time(datetime.now(UTC))
@@ -500,7 +506,7 @@ async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list
                         SQLITE_INSERT,
                         [
                             (
-                                f"evt_{uuid.uuid4().hex}",
+                                ids[i],
                                 now,
                                 session_id,
                                 last - size + i + 1,
@@ -545,8 +551,8 @@ async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list
         )
         bare.execute("BEGIN IMMEDIATE")
         bare.executemany(
-            "INSERT INTO asm_sessions (id, agent_id, status, metadata, context, tags, created_at, updated_at) "
-            "VALUES (?, 'pager', 'pending', '{}', '{}', '[]', ?, ?)",
+            "INSERT INTO asm_sessions (id, agent_id, status, metadata, context, tags, created_at, "
+            "updated_at) VALUES (?, 'pager', 'pending', '{}', '{}', '[]', ?, ?)",
             rows,
         )
         bare.execute("COMMIT")

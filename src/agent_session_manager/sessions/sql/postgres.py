@@ -347,7 +347,7 @@ class PostgresSessionStore(SQLSessionStore):
 
     # -- primitives -----------------------------------------------------------------------------
 
-    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+    async def _read(self, sql: str, args: Sequence[Any], *, bounded: bool = True) -> list[Row]:
         rows: list[Row] = await self._use(lambda c: c.fetch(sql, *args))
         return rows
 

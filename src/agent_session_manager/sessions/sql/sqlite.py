@@ -45,6 +45,10 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _EVENTS_BY_IDS = SQLITE.sql(f"{q.EVENT_SELECT} WHERE id IN (SELECT value FROM json_each($1))")
 _RESERVE = SQLITE.sql(q.RESERVE_SEQUENCES)
 _INSERT_EVENT = SQLITE.sql(q.INSERT_EVENT)
+#: Appends of at most this many events may run on the event loop's thread (see `_in_transaction`).
+_INLINE_EVENTS = 128
+#: Inline commits between two passive checkpoints run by the writer thread.
+_CHECKPOINT_EVERY = 256
 _UPSERT_SESSION = SQLITE.sql(q.UPSERT_SESSION)
 _UPSERT_RUN = SQLITE.sql(q.UPSERT_RUN)
 
@@ -131,6 +135,7 @@ class SQLiteSessionStore(SQLSessionStore):
         busy_timeout: float,
         readers: int,
         poll_interval: float,
+        inline: bool,
     ) -> None:
         super().__init__(url, poll_interval=poll_interval)
         self.path = path
@@ -139,6 +144,9 @@ class SQLiteSessionStore(SQLSessionStore):
         self._writer: _Threads | None = None
         self._readers: _Threads | None = None
         self._readers_count = readers
+        self.inline = inline and synchronous in ("OFF", "NORMAL")
+        self._inline: sqlite3.Connection | None = None
+        self._inline_commits = 0
 
     @classmethod
     async def from_url(
@@ -150,6 +158,7 @@ class SQLiteSessionStore(SQLSessionStore):
         busy_timeout: float | None = None,
         readers: int | None = None,
         poll_interval: float | None = None,
+        inline: bool | None = None,
     ) -> SQLiteSessionStore:
         """Open `sqlite:///path?synchronous=NORMAL|FULL&busy_timeout=SECONDS&poll_interval=SECONDS`.
 
@@ -157,7 +166,7 @@ class SQLiteSessionStore(SQLSessionStore):
         raises `migration_required`.
         """
         path, query = sqlite_location(url)
-        unknown = sorted(set(query) - {"synchronous", "busy_timeout", "poll_interval", "readers"})
+        unknown = sorted(set(query) - {"synchronous", "busy_timeout", "poll_interval", "readers", "inline"})
         if unknown:
             raise ValidationError(
                 f"unknown SQLite URL option(s) {unknown} in {display_url(url)}", details={"options": unknown}
@@ -174,6 +183,9 @@ class SQLiteSessionStore(SQLSessionStore):
             busy_timeout=_number(busy_timeout, query, "busy_timeout", DEFAULT_BUSY_TIMEOUT),
             readers=int(_number(readers, query, "readers", DEFAULT_READERS)),
             poll_interval=_number(poll_interval, query, "poll_interval", DEFAULT_POLL_INTERVAL),
+            inline=inline
+            if inline is not None
+            else query.get("inline", "1").lower() not in ("0", "false", "no"),
         )
         if migrate:
             await migrations.upgrade_async(url)
@@ -187,6 +199,9 @@ class SQLiteSessionStore(SQLSessionStore):
         self._readers = await asyncio.to_thread(
             _Threads, "asm-sqlite-reader", self._readers_count, self._connect
         )
+        if self.inline:
+            self._inline = self._connect(busy_timeout=0.0)
+            self._inline.execute("PRAGMA wal_autocheckpoint=0")
         try:
             rows = await self._fetch(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'asm\\_%' ESCAPE '\\'"
@@ -201,10 +216,11 @@ class SQLiteSessionStore(SQLSessionStore):
             await self.close()
             raise
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout: float | None = None) -> sqlite3.Connection:
+        timeout = self.busy_timeout if busy_timeout is None else busy_timeout
         try:
             connection = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
         except sqlite3.Error as exc:
@@ -247,23 +263,35 @@ class SQLiteSessionStore(SQLSessionStore):
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
-    async def _in_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the writer thread inside `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error)."""
-
-        def job(connection: sqlite3.Connection) -> T:
-            connection.execute("BEGIN IMMEDIATE")
+    async def _in_transaction(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T:
+        """Run `fn` inside `BEGIN IMMEDIATE` ... `COMMIT` (rolled back on error): on the event loop's
+        thread when the write lock is free at once and the work is small, else on the writer thread."""
+        if small and self._inline is not None and not self._closed:
             try:
-                result = fn(connection)
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-            return result
+                done = _try_transaction(self._inline, fn)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            if done:
+                self._after_inline_commit()
+                return done[0]
+        return await self._job(self._writer, lambda connection: _transaction(connection, fn))
 
-        return await self._job(self._writer, job)
+    def _after_inline_commit(self) -> None:
+        """Inline commits skip automatic checkpoints (they could block the loop for milliseconds); every
+        `_CHECKPOINT_EVERY` of them, the writer thread runs a passive checkpoint instead."""
+        self._inline_commits += 1
+        if self._inline_commits % _CHECKPOINT_EVERY == 0 and self._writer is not None:
+            self._writer.run(_checkpoint).add_done_callback(_ignore)
 
-    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+    async def _read(self, sql: str, args: Sequence[Any], *, bounded: bool = True) -> list[Row]:
+        if bounded and self._inline is not None and not self._closed:
+            try:
+                return self._inline.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise self._error(exc) from exc
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
         return await self._job(self._readers, lambda c: c.execute(sql, args).fetchall())
 
     async def _write(self, sql: str, args: Sequence[Any]) -> list[Row]:
@@ -277,7 +305,8 @@ class SQLiteSessionStore(SQLSessionStore):
         await self._in_transaction(run)
 
     async def _append(self, batch: Batch) -> list[Event]:
-        return await self._in_transaction(lambda c: _append_batch(c, batch))
+        small = len(batch.unique) <= _INLINE_EVENTS
+        return await self._in_transaction(lambda c: _append_batch(c, batch), small=small)
 
     async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
         session_args = session_params(SQLITE, session)
@@ -291,13 +320,60 @@ class SQLiteSessionStore(SQLSessionStore):
                 run_refusal(True, owner, run)
             return _append_batch(connection, batch) if batch.events else []
 
-        return await self._in_transaction(work)
+        return await self._in_transaction(work, small=len(batch.unique) <= _INLINE_EVENTS)
 
     async def _shutdown(self) -> None:
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         writer, readers, self._writer, self._readers = self._writer, self._readers, None, None
         for threads in (writer, readers):
             if threads is not None:
                 await asyncio.to_thread(threads.stop)
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _finish(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `fn` in the transaction just begun, and commit; roll back if anything fails."""
+    try:
+        result = fn(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn` in a write transaction, waiting up to the busy timeout for the write lock."""
+    connection.execute("BEGIN IMMEDIATE")
+    return _finish(connection, fn)
+
+
+def _try_transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> list[T]:
+    """`[result]` after running `fn` in a write transaction, or `[]` at once if another connection
+    holds the write lock (`connection` has no busy timeout)."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _busy(exc):
+            return []
+        raise
+    return [_finish(connection, fn)]
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _ignore(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _number(given: float | None, query: dict[str, str], name: str, default: float) -> float:

@@ -36,7 +36,14 @@ from ...core.models import (
     check_run_transition,
     check_session_transition,
 )
-from ...core.pagination import DEFAULT_PAGE_SIZE, Page, check_limit, decode_cursor, encode_cursor
+from ...core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from ..base import EventQuery, LongPollSubscription
 from ..filters import run_statuses, session_statuses
 from . import statements as q
@@ -138,8 +145,8 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
     # -- what an engine provides ----------------------------------------------------------------
 
     @abc.abstractmethod
-    async def _read(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        """Rows of one query (driver SQL, already converted by `_q`)."""
+    async def _read(self, sql: str, args: Sequence[Any], *, bounded: bool = True) -> list[Row]:
+        """Rows of one query (driver SQL, already converted by `_q`); `bounded`: at most a page of rows."""
 
     @abc.abstractmethod
     async def _write(self, sql: str, args: Sequence[Any]) -> list[Row]:
@@ -341,21 +348,24 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         )
         sql, args = events_query(query)
         converted = [self.dialect.ts(a) if isinstance(a, datetime) else a for a in args]
+        bounded = query.limit is not None and query.limit <= MAX_PAGE_SIZE
         if query.wait is None:
-            return await self._select_events(sql, converted, session_id)
+            return await self._select_events(sql, converted, session_id, bounded)
         await self._prepare_wait()
         deadline = time.monotonic() + query.wait
         while True:
             signal = self._signal(session_id)
-            found = await self._select_events(sql, converted, session_id)
+            found = await self._select_events(sql, converted, session_id, bounded)
             remaining = deadline - time.monotonic()
             if found or remaining <= 0 or self._closed:
                 return found
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), min(remaining, self._poll_interval))
 
-    async def _select_events(self, sql: str, args: Sequence[Any], session_id: str) -> list[Event]:
-        rows = await self._read(self._q(sql), args)
+    async def _select_events(
+        self, sql: str, args: Sequence[Any], session_id: str, bounded: bool
+    ) -> list[Event]:
+        rows = await self._read(self._q(sql), args, bounded=bounded)
         if not rows and await self._one(q.SESSION_EXISTS, session_id) is None:
             raise session_missing(session_id)
         return [event_from_row(self.dialect, row) for row in rows]
