@@ -9,11 +9,15 @@
   NOTIFY right after their commit from another dedicated connection, batching session ids and with
   `synchronous_commit=off` (a notification needs no durability). NOTIFY is not part of the append
   statement on purpose: PostgreSQL serialises the commits of notifying transactions under one global
-  lock, including their WAL flush, which would take away group commit from concurrent writers
-  (`bench/README.md`). A missed notification costs at most `poll_interval` (default 1 s) of latency.
-* A pool of connections (`pool_size`, default 10). When the server drops connections, the call is
-  retried on a fresh connection (every operation is idempotent: appends by event id, saves by id), and
-  `storage_connection_failed` (retryable) is raised only when the server stays unreachable.
+  lock, including their WAL flush, which takes group commit away from concurrent writers (measured:
+  16 writers fell from ~9,600 to ~3,300 appends/s). Listening connections are named `asm-listener`;
+  a writer that saw none in the database during the last second sends no NOTIFY at all. A long-poll
+  that misses a notification (a listener that just started, a dropped connection) still finds new
+  events within `poll_interval` (default 1 s).
+* A pool of connections (`pool_size`, default 10; a small pool of our own, see `_Pool`). When the
+  server drops connections, the call is retried on a fresh connection (every operation is idempotent:
+  appends by event id, saves by id), and `storage_connection_failed` (retryable) is raised only when
+  the server stays unreachable.
 """
 
 from __future__ import annotations

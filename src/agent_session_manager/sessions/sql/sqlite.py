@@ -7,9 +7,14 @@
   process, but the last commits before a power loss or OS crash may be lost (WAL is fsynced at
   checkpoints, not per commit). `?synchronous=FULL` fsyncs the WAL on every commit (about 4x slower
   here, `bench/README.md`).
-* Each operation is one job on a thread that owns its connection: appends and other writes on one writer
-  thread (`BEGIN IMMEDIATE` ... `COMMIT`, all statements in one hop: the driver call costs microseconds,
-  the hop ~60 µs, so never one await per statement), reads on a few reader threads.
+* No await per statement: an operation's statements run together, in one place. A write is one
+  `BEGIN IMMEDIATE` ... `COMMIT` on a writer thread that owns its connection (one thread hop, ~60 µs
+  here), except that small writes (up to 128 events) and bounded reads (a page, one row) run directly
+  on the event loop's thread when they cannot wait: that connection has no busy timeout, so if
+  another writer holds the lock the work goes to the writer thread, which waits for it. Such inline
+  work takes tens of microseconds, less than the hop around it would (bench/README.md). Inline commits
+  skip automatic checkpoints; the writer thread runs passive ones. `?inline=0` sends everything through
+  the threads; `synchronous=FULL` does so anyway (an fsync per commit must not block the loop).
 * Long-polls wake at once for appends made through this store, and poll (`?poll_interval=`, default 0.1 s)
   for appends made by other processes or other stores on the same file.
 * Sequence numbers stay gapless across processes: the counter upsert and the inserts happen inside one
