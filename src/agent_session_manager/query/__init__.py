@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import ValidationError
-from . import indexes as _indexes  # noqa: F401  (declares the query indexes on the shared schema)
 from .base import (
     CostSummary,
     EventOrder,
@@ -33,7 +32,7 @@ from .export import (
 
 
 def query_api(store: Any) -> QueryAPI:
-    """The `QueryAPI` for `store` (an open session store, or a composite wrapping one).
+    """The `QueryAPI` for `store` (an open session store, or a `CompositeSessionStore` wrapping one).
 
     Memory stores get `MemoryQueryAPI`; SQLite and PostgreSQL stores get `SQLQueryAPI`, whose filters run
     in the database. Other stores raise `validation_error`.
@@ -41,7 +40,7 @@ def query_api(store: Any) -> QueryAPI:
     from ..sessions.memory import InMemorySessionStore
     from ..sessions.sql.store import SQLSessionStore
 
-    inner = _session_store(store)
+    inner = session_store_of(store)
     if isinstance(inner, InMemorySessionStore):
         from .memory import MemoryQueryAPI
 
@@ -56,9 +55,11 @@ def query_api(store: Any) -> QueryAPI:
     )
 
 
-def _session_store(store: Any) -> Any:
-    """The session store behind a composite (or `store` itself)."""
-    return store
+def session_store_of(store: Any) -> Any:
+    """The session store behind a `CompositeSessionStore` (or `store` itself)."""
+    from ..composite import CompositeSessionStore
+
+    return store.sessions if isinstance(store, CompositeSessionStore) else store
 
 
 __all__ = [

@@ -308,8 +308,10 @@ async def import_session(
     store: SessionStore,
     source: SessionExport | bytes | str | Iterable[bytes | str] | AsyncIterable[bytes | str],
 ) -> ImportResult:
-    """Load an export into `store`: a `SessionExport`, a JSON document (bytes/str), or JSON Lines (an
-    iterable or async iterable of lines, streamed in batches). All or nothing; see the module docstring."""
+    """Load an export into `store`: a `SessionExport`, a JSON document (bytes/str), or JSON Lines as an
+    iterable or async iterable of chunks (lines, or any slices of the byte stream, e.g. what
+    `stream_session_jsonl` yields or a file read in blocks), written in batches. All or nothing; see
+    the module docstring."""
     if isinstance(source, SessionExport):
         return await _import_lines(store, _aiter(source.to_jsonl()))
     if isinstance(source, bytes | str):
@@ -389,11 +391,23 @@ class _Importer:
         self.artifacts += 1
 
 
-async def _import_lines(store: SessionStore, lines: AsyncIterable[bytes | str]) -> ImportResult:
+async def _split_lines(chunks: AsyncIterable[bytes | str]) -> AsyncIterator[bytes]:
+    """Lines from chunks of any size: a chunk may hold several lines or part of one."""
+    pending = b""
+    async for chunk in chunks:
+        data = pending + (chunk.encode() if isinstance(chunk, str) else bytes(chunk))
+        *complete, pending = data.split(b"\n")
+        for line in complete:
+            yield line
+    if pending:
+        yield pending
+
+
+async def _import_lines(store: SessionStore, chunks: AsyncIterable[bytes | str]) -> ImportResult:
     reader = _LineReader()
     importer = _Importer(store)
     try:
-        async for line in lines:
+        async for line in _split_lines(chunks):
             parsed = reader.parse(line)
             if parsed is not None:
                 await importer.write(*parsed)

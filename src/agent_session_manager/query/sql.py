@@ -42,6 +42,12 @@ class SqlText:
         self.args: list[Any] = []
         self.conditions: list[str] = []
 
+    def nested(self) -> SqlText:
+        """A statement part with its own conditions that numbers its parameters with this one."""
+        child = SqlText(self.dialect)
+        child.args = self.args
+        return child
+
     def param(self, value: Any) -> str:
         self.args.append(value)
         return f"${len(self.args)}"

@@ -687,6 +687,11 @@ class QueryAPIContract:
         streamed = await import_session(store, iter(before.to_jsonl()))
         assert streamed.events == 25
         assert (await api.export_session(session.id)).to_json() == before.to_json()
+        await store.delete_session(session.id)
+        blob = b"".join(before.to_jsonl())
+        sliced = await import_session(store, iter([blob[i : i + 97] for i in range(0, len(blob), 97)]))
+        assert sliced.events == 25
+        assert (await api.export_session(session.id)).to_json() == before.to_json()
 
     async def test_import_is_all_or_nothing(self, api: QueryAPI, store: SessionStore) -> None:
         session = await self._rich_session(store)
