@@ -32,6 +32,7 @@ from .core.errors import (
 )
 from .core.models import Event, EventType, Run, RunStatus, Session, SessionStatus
 from .core.pagination import Page
+from .maintenance import Maintenance, MaintenanceReport, RetentionPolicy, maintenance_api
 from .manager import ProviderAdapter, ScriptedAdapter, SessionManager, run_once
 from .open import (
     default_artifacts_url,
@@ -57,11 +58,14 @@ __all__ = [
     "InvalidEventType",
     "InvalidStatus",
     "InvalidTransition",
+    "Maintenance",
+    "MaintenanceReport",
     "MigrationRequired",
     "NotFound",
     "Page",
     "ProviderAdapter",
     "QueryAPI",
+    "RetentionPolicy",
     "Run",
     "RunNotFound",
     "RunStatus",
@@ -77,6 +81,7 @@ __all__ = [
     "__version__",
     "default_artifacts_url",
     "default_database_url",
+    "maintenance_api",
     "open_artifact_store",
     "open_store",
     "query_api",

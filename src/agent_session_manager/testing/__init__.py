@@ -3,6 +3,8 @@
 Needs the `dev` extra (pytest, pytest-asyncio, hypothesis). See `SessionStoreContract`.
 """
 
+from .maintenance import MaintenanceContract
+from .query import QueryAPIContract
 from .sessions import SessionStoreContract
 
-__all__ = ["SessionStoreContract"]
+__all__ = ["MaintenanceContract", "QueryAPIContract", "SessionStoreContract"]

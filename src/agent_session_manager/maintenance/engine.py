@@ -1,0 +1,484 @@
+"""The maintenance algorithm, written once: steps, batches, dry runs, archives and the report.
+
+Backends (memory, SQL) supply a few primitives that find and remove rows: expired sessions, event counts,
+the oldest prunable events after a keyset position, orphan rows. This class decides what to do with them.
+Every batch holds at most `policy.batch_size` rows and commits on its own (a transaction per batch on SQL),
+and the loop yields to the event loop between batches, so writers appending to live sessions meanwhile are
+never held up for long. Removing a session for good goes through the store's own `delete_session` (one
+atomic cascade); its artifact blobs are deleted after it, so a crash in between leaves an orphan blob,
+never a record that points at nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..artifacts.base import ArtifactStore
+from ..artifacts.registry import ArtifactRegistry
+from ..core.clock import ensure_utc, utc_now
+from ..core.errors import ASMError, NotFound, ValidationError
+from ..core.models import TERMINAL_SESSION_STATUSES, ArtifactRecord, Event, EventType, SessionStatus
+from ..core.pagination import MAX_PAGE_SIZE
+from ..query.export import event_line
+from ..sessions.base import SessionStore
+from .base import HealthIssue, MaintenanceReport, Step, StepError
+from .policy import PROTECTED_EVENT_TYPES, RetentionPolicy
+
+ARCHIVE_CONTENT_TYPE = "application/x-ndjson"
+#: The keyset position of an event: `(sequence_number,)` within a session, `(timestamp, id)` across them.
+EventKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The sessions a policy lets maintenance touch (soft delete, pruning)."""
+
+    exempt_statuses: frozenset[SessionStatus]
+    exempt_tags: frozenset[str]
+    #: Sessions soft-deleted before this are due for hard delete; pruning leaves them to it.
+    purge_before: datetime | None
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """When a session is old enough to be soft-deleted."""
+
+    created_before: datetime | None
+    ended_before: datetime | None
+    ended_statuses: frozenset[SessionStatus] = TERMINAL_SESSION_STATUSES
+
+    @property
+    def active(self) -> bool:
+        return self.created_before is not None or self.ended_before is not None
+
+
+@dataclass
+class Tally:
+    """Counts that grow as batches commit, so a step that fails midway still reports its work."""
+
+    values: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, count: int) -> None:
+        self.values[name] = self.values.get(name, 0) + count
+
+
+def _days_before(now: datetime, days: int | None) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def event_position(event: Event, within_session: bool) -> EventKey:
+    """The keyset position of `event` in the order pruning reads events."""
+    if within_session:
+        return (event.sequence_number,)
+    return (event.timestamp, event.id)
+
+
+class BatchedMaintenance(ABC):
+    """`Maintenance` for any backend that implements the primitives below."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        artifacts: ArtifactStore | None = None,
+        *,
+        unregistered_blob_grace: timedelta | None = None,
+    ) -> None:
+        if unregistered_blob_grace is not None and (
+            not isinstance(unregistered_blob_grace, timedelta) or unregistered_blob_grace < timedelta(0)
+        ):
+            raise ValidationError(
+                "unregistered_blob_grace must be a timedelta >= 0 (or None)",
+                details={"field": "unregistered_blob_grace"},
+            )
+        if unregistered_blob_grace is not None and artifacts is None:
+            raise ValidationError(
+                "unregistered_blob_grace needs the artifact store to sweep", details={"field": "artifacts"}
+            )
+        self.store = store
+        self.artifacts = artifacts
+        self.unregistered_blob_grace = unregistered_blob_grace
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _expired_sessions(
+        self, expiry: Expiry, scope: Scope, after: str | None, limit: int
+    ) -> list[str]:
+        """Ids (ascending, after `after`) of live sessions that `expiry` and `scope` let us soft-delete."""
+
+    @abstractmethod
+    async def _mark_deleted(self, ids: Sequence[str], expiry: Expiry, scope: Scope, now: datetime) -> int:
+        """Set `deleted_at = now` on those of `ids` that still qualify, in one transaction."""
+
+    @abstractmethod
+    async def _purgeable_sessions(self, before: datetime, after: str | None, limit: int) -> list[str]:
+        """Ids (ascending, after `after`) of sessions soft-deleted before `before`."""
+
+    @abstractmethod
+    async def _event_counts(
+        self, more_than: int, scope: Scope, after: str | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """`(session id, event count)` of sessions in `scope` that may hold more than `more_than` events
+        (ascending ids after `after`; the count is exact, the candidates may include smaller sessions)."""
+
+    @abstractmethod
+    async def _session_event_count(self, session_id: str) -> int:
+        """The number of events one session holds now."""
+
+    @abstractmethod
+    async def _count_events(self, purge_before: datetime | None) -> int:
+        """Every event of the store, except those of sessions soft-deleted before `purge_before` (hard
+        delete removes them first, so a dry run must not count them either)."""
+
+    @abstractmethod
+    async def _count_prunable(self, session_id: str | None, scope: Scope) -> int:
+        """Events of unprotected types, in one session or in every session of `scope`."""
+
+    @abstractmethod
+    async def _oldest_events(
+        self,
+        session_id: str | None,
+        scope: Scope,
+        types: frozenset[EventType] | None,
+        after: EventKey | None,
+        limit: int,
+    ) -> list[Event]:
+        """The oldest events after `after` of `types` (None: any unprotected type): in one session by
+        sequence (the session was chosen already; `scope` is not checked again), or across the
+        sessions of `scope` by `(timestamp, id)`."""
+
+    @abstractmethod
+    async def _delete_oldest(
+        self,
+        session_id: str | None,
+        scope: Scope,
+        types: frozenset[EventType] | None,
+        after: EventKey | None,
+        limit: int,
+    ) -> list[EventKey]:
+        """Delete what `_oldest_events` would return, in one transaction; the positions deleted."""
+
+    @abstractmethod
+    async def _delete_events(self, events: Sequence[Event]) -> int:
+        """Delete these events in one transaction; returns how many were still there."""
+
+    @abstractmethod
+    async def _orphan_artifact_records(self, after: str | None, limit: int) -> list[ArtifactRecord]:
+        """Artifact records (ascending key after `after`) whose session no longer exists."""
+
+    @abstractmethod
+    async def _orphan_counters(self, after: str | None, limit: int) -> list[str]:
+        """Session ids (ascending after `after`) of sequence counters without a session."""
+
+    @abstractmethod
+    async def _delete_counters(self, session_ids: Sequence[str]) -> int:
+        """Delete those counters whose session still does not exist, in one transaction."""
+
+    @abstractmethod
+    async def health_check(self) -> list[HealthIssue]: ...
+
+    # -- the port -------------------------------------------------------------------------------
+
+    async def execute(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+    ) -> MaintenanceReport:
+        policy = _checked(policy)
+        when = utc_now() if now is None else ensure_utc(now, "now")
+        started = time.perf_counter()
+        tally = Tally()
+        errors: list[StepError] = []
+        steps: list[tuple[Step, Callable[[], Awaitable[None]]]] = [
+            ("soft_delete", lambda: self._soft_delete(policy, when, dry_run, tally)),
+            ("hard_delete", lambda: self._hard_delete(policy, when, dry_run, tally)),
+            ("prune", lambda: self._prune(policy, when, dry_run, tally)),
+            ("orphans", lambda: self._orphans(policy.batch_size, when, dry_run, tally)),
+        ]
+        for name, step in steps:
+            try:
+                await step()
+            except ASMError as exc:
+                errors.append(StepError(step=name, code=exc.code, message=exc.message))
+            except Exception as exc:
+                errors.append(StepError(step=name, code="internal_error", message=type(exc).__name__))
+        return MaintenanceReport(
+            dry_run=dry_run,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            errors=errors,
+            **tally.values,
+        )
+
+    async def soft_delete_expired_sessions(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+    ) -> int:
+        tally = Tally()
+        when = utc_now() if now is None else ensure_utc(now, "now")
+        await self._soft_delete(_checked(policy), when, dry_run, tally)
+        return tally.values.get("sessions_soft_deleted", 0)
+
+    async def hard_delete_expired_sessions(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+    ) -> int:
+        tally = Tally()
+        when = utc_now() if now is None else ensure_utc(now, "now")
+        await self._hard_delete(_checked(policy), when, dry_run, tally)
+        return tally.values.get("sessions_hard_deleted", 0)
+
+    async def prune_session_events(
+        self, session_id: str, policy: RetentionPolicy, *, dry_run: bool = False
+    ) -> int:
+        policy = _checked(policy)
+        await self.store.get_session(session_id)
+        cap = policy.max_events_per_session
+        if cap is None:
+            return 0
+        scope = _scope(policy, utc_now())
+        count = await self._session_event_count(session_id)
+        tally = Tally()
+        await self._prune_scope(session_id, scope, count - cap, policy, dry_run, tally)
+        return tally.values.get("events_pruned", 0)
+
+    async def clean_orphaned_artifacts(self, *, dry_run: bool = False) -> int:
+        tally = Tally()
+        await self._orphan_artifacts(MAX_PAGE_SIZE, dry_run, tally)
+        return tally.values.get("artifacts_cleaned", 0)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _soft_delete(self, policy: RetentionPolicy, now: datetime, dry_run: bool, tally: Tally) -> None:
+        expiry = Expiry(
+            created_before=_days_before(now, policy.max_session_age_days),
+            ended_before=_days_before(now, policy.max_completed_session_age_days),
+        )
+        if not expiry.active:
+            return
+        scope = _scope(policy, now)
+        after: str | None = None
+        while ids := await self._expired_sessions(expiry, scope, after, policy.batch_size):
+            count = len(ids) if dry_run else await self._mark_deleted(ids, expiry, scope, now)
+            tally.add("sessions_soft_deleted", count)
+            after = ids[-1]
+            await asyncio.sleep(0)
+
+    async def _hard_delete(self, policy: RetentionPolicy, now: datetime, dry_run: bool, tally: Tally) -> None:
+        before = _days_before(now, policy.hard_delete_after_days)
+        if before is None:
+            return
+        after: str | None = None
+        while ids := await self._purgeable_sessions(before, after, policy.batch_size):
+            for session_id in ids:
+                records = await self._records_of(session_id)
+                if not dry_run:
+                    await self.store.delete_session(session_id)
+                tally.add("sessions_hard_deleted", 1)
+                for record in records:
+                    await self._delete_blob(record, dry_run, tally)
+            after = ids[-1]
+            await asyncio.sleep(0)
+
+    async def _prune(self, policy: RetentionPolicy, now: datetime, dry_run: bool, tally: Tally) -> None:
+        scope = _scope(policy, now)
+        cap = policy.max_events_per_session
+        if cap is not None:
+            after: str | None = None
+            while counts := await self._event_counts(cap, scope, after, policy.batch_size):
+                for session_id, count in counts:
+                    if count > cap:
+                        await self._prune_scope(session_id, scope, count - cap, policy, dry_run, tally)
+                after = counts[-1][0]
+        total_cap = policy.max_total_events
+        if total_cap is None:
+            return
+        pruned = tally.values.get("events_pruned", 0)
+        total = await self._count_events(scope.purge_before)
+        excess = total - total_cap - (pruned if dry_run else 0)
+        if excess > 0:
+            await self._prune_scope(None, scope, excess, policy, dry_run, tally, already=pruned)
+
+    async def _prune_scope(
+        self,
+        session_id: str | None,
+        scope: Scope,
+        quota: int,
+        policy: RetentionPolicy,
+        dry_run: bool,
+        tally: Tally,
+        already: int = 0,
+    ) -> None:
+        """Prune up to `quota` events of one session (or of every session in scope), oldest first,
+        `prune_event_types_first` before other unprotected types."""
+        if quota <= 0:
+            return
+        if dry_run:
+            prunable = await self._count_prunable(session_id, scope) - (already if session_id is None else 0)
+            tally.add("events_pruned", max(0, min(quota, prunable)))
+            return
+        done = 0
+        phases: list[frozenset[EventType] | None] = [None]
+        if policy.prune_event_types_first:
+            phases.insert(0, frozenset(policy.prune_event_types_first))
+        for types in phases:
+            after: EventKey | None = None
+            while done < quota:
+                limit = min(policy.batch_size, quota - done)
+                if policy.archive_before_prune:
+                    batch = await self._oldest_events(session_id, scope, types, after, limit)
+                    if not batch:
+                        break
+                    tally.add("events_archived", await self._archive(policy, batch))
+                    deleted = await self._delete_events(batch)
+                    after = event_position(batch[-1], session_id is not None)
+                else:
+                    positions = await self._delete_oldest(session_id, scope, types, after, limit)
+                    if not positions:
+                        break
+                    deleted = len(positions)
+                    after = max(positions)
+                tally.add("events_pruned", deleted)
+                done += deleted
+                await asyncio.sleep(0)
+
+    async def _orphans(self, batch_size: int, now: datetime, dry_run: bool, tally: Tally) -> None:
+        await self._orphan_artifacts(batch_size, dry_run, tally)
+        if self.artifacts is not None and self.unregistered_blob_grace is not None:
+            await self._sweep_blobs(self.artifacts, now - self.unregistered_blob_grace, dry_run, tally)
+        after: str | None = None
+        while ids := await self._orphan_counters(after, batch_size):
+            count = len(ids) if dry_run else await self._delete_counters(ids)
+            tally.add("orphaned_sequences_cleaned", count)
+            after = ids[-1]
+            await asyncio.sleep(0)
+
+    async def _orphan_artifacts(self, batch_size: int, dry_run: bool, tally: Tally) -> None:
+        after: str | None = None
+        while records := await self._orphan_artifact_records(after, batch_size):
+            for record in records:
+                if not dry_run:
+                    await self._registry().delete_artifact_record(record.key)
+                tally.add("artifacts_cleaned", 1)
+                await self._delete_blob(record, dry_run, tally)
+            after = records[-1].key
+            await asyncio.sleep(0)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _registry(self) -> ArtifactRegistry:
+        if not isinstance(self.store, ArtifactRegistry):
+            raise NotFound("this store keeps no artifact records")
+        return self.store
+
+    async def _records_of(self, session_id: str) -> list[ArtifactRecord]:
+        if self.artifacts is None or not isinstance(self.store, ArtifactRegistry):
+            return []
+        records: list[ArtifactRecord] = []
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+            records.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return records
+
+    async def _delete_blob(self, record: ArtifactRecord, dry_run: bool, tally: Tally) -> None:
+        """Delete the blob of `record` if it lives in our artifact store (same `storage_ref`)."""
+        if self.artifacts is None or self.artifacts.storage_ref(record.key) != record.storage_ref:
+            return
+        if not dry_run:
+            await self.artifacts.delete(record.key)
+        tally.add("blobs_deleted", 1)
+
+    async def _sweep_blobs(
+        self, artifacts: ArtifactStore, before: datetime, dry_run: bool, tally: Tally
+    ) -> None:
+        """Delete blobs that no record names and that were last written before `before` (left by a crash
+        between a blob's write and its record's, or by a record's removal before its blob's)."""
+        registry = self._registry()
+        cursor: str | None = None
+        while True:
+            page = await artifacts.list("", limit=MAX_PAGE_SIZE, cursor=cursor)
+            for key in page.items:
+                try:
+                    record = await registry.get_artifact_record(key)
+                except NotFound:
+                    record = None
+                if record is not None and record.storage_ref == artifacts.storage_ref(key):
+                    continue
+                try:
+                    written = (await artifacts.stat(key)).modified_at
+                except NotFound:
+                    continue
+                if written < before:
+                    if not dry_run:
+                        await artifacts.delete(key)
+                    tally.add("blobs_deleted", 1)
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+            await asyncio.sleep(0)
+
+    async def _archive(self, policy: RetentionPolicy, events: Sequence[Event]) -> int:
+        """Write `events` to the archive store as JSON Lines, one object per session, each registered as
+        an artifact record without a session (so it outlives the session, and no sweep takes it)."""
+        archive: ArtifactStore = policy.archive_store
+        by_session: dict[str, list[Event]] = {}
+        for event in events:
+            by_session.setdefault(event.session_id, []).append(event)
+        for session_id, group in by_session.items():
+            group.sort(key=lambda e: e.sequence_number or 0)
+            first, last = group[0].sequence_number or 0, group[-1].sequence_number or 0
+            key = f"{policy.archive_prefix}/{session_id}/{first:012d}-{last:012d}.jsonl"
+            data = b"".join(event_line(event) for event in group)
+            info = await archive.put(key, data, content_type=ARCHIVE_CONTENT_TYPE)
+            if isinstance(self.store, ArtifactRegistry):
+                await self.store.register_artifact(
+                    ArtifactRecord(
+                        key=key,
+                        content_type=ARCHIVE_CONTENT_TYPE,
+                        byte_size=info.size,
+                        checksum_sha256=info.sha256,
+                        storage_backend=archive.backend,
+                        storage_ref=archive.storage_ref(key),
+                        metadata={
+                            "kind": "event_archive",
+                            "session_id": session_id,
+                            "first_sequence": first,
+                            "last_sequence": last,
+                            "events": len(group),
+                        },
+                    )
+                )
+        return len(events)
+
+
+def counter_behind(session_id: str, highest: int, counter: int) -> HealthIssue:
+    """The health issue of a sequence counter below the session's highest event number."""
+    return HealthIssue(
+        kind="counter_behind",
+        count=highest - counter,
+        session_id=session_id,
+        message=f"sequence counter of {session_id} is {counter}, behind its highest event {highest}",
+    )
+
+
+def _checked(policy: RetentionPolicy) -> RetentionPolicy:
+    if not isinstance(policy, RetentionPolicy):
+        raise ValidationError(
+            "expected a RetentionPolicy", details={"got": type(policy).__name__, "field": "policy"}
+        )
+    return policy
+
+
+def _scope(policy: RetentionPolicy, now: datetime) -> Scope:
+    return Scope(
+        exempt_statuses=policy.exempt_statuses,
+        exempt_tags=policy.exempt_tags,
+        purge_before=_days_before(now, policy.hard_delete_after_days),
+    )
+
+
+__all__ = ["PROTECTED_EVENT_TYPES", "BatchedMaintenance", "Expiry", "Scope", "Tally"]

@@ -1,0 +1,115 @@
+"""`RetentionPolicy`: what maintenance removes, and when. Every field does what its name says.
+
+The seed validated some fields and then ignored them (`max_session_age_days`, `max_total_events`,
+`archive_before_prune`, `batch_size`); here each one acts:
+
+* `max_session_age_days`: soft-delete sessions created more than N days ago (any status).
+* `max_completed_session_age_days`: soft-delete sessions in a final status (completed, failed,
+  cancelled) whose last update, i.e. their ending, is more than N days ago.
+* `hard_delete_after_days`: remove sessions soft-deleted more than N days ago, for good, with their runs,
+  events, counter, artifact records and (when maintenance has an artifact store) the blobs.
+* `max_events_per_session`: prune each session's oldest events down to N.
+* `max_total_events`: then prune the oldest events of the whole store down to N.
+* `prune_event_types_first`: pruning takes these types first (oldest first), then any other type that is
+  not protected. Protected types (`PROTECTED_EVENT_TYPES`: session_created, run_started, run_completed,
+  run_failed, error_occurred) are never pruned, so a session may stay above a cap when only they remain.
+* `archive_before_prune` + `archive_store`: each batch of pruned events is written to the archive
+  `ArtifactStore` as JSON Lines (the export format) before it is deleted, under
+  `<archive_prefix>/<session_id>/<first seq>-<last seq>.jsonl`.
+* `exempt_statuses` / `exempt_tags`: sessions in one of these statuses, or carrying one of these tags, are
+  neither soft-deleted nor pruned. A session already soft-deleted is past protection: hard delete follows
+  `hard_delete_after_days` alone.
+* `batch_size`: rows per transaction; every batch commits on its own, so live writers never wait long.
+
+`None` means "no limit" (the seed's `:infinity`). Defaults are the seed's, except `batch_size` (1,000
+rather than 100: a million pruned events are a thousand short transactions, not ten thousand).
+Invalid values raise `validation_error` naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..core.errors import ValidationError
+from ..core.keys import validate_key
+from ..core.models import EventType, SessionStatus, _Record
+
+#: Event types that pruning never removes: the skeleton of a session's history.
+PROTECTED_EVENT_TYPES = frozenset(
+    {
+        EventType.SESSION_CREATED,
+        EventType.RUN_STARTED,
+        EventType.RUN_COMPLETED,
+        EventType.RUN_FAILED,
+        EventType.ERROR_OCCURRED,
+    }
+)
+MAX_BATCH_SIZE = 10_000
+
+
+class RetentionPolicy(_Record):
+    """A retention policy; build it with keywords, e.g. `RetentionPolicy(max_events_per_session=10_000)`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    max_session_age_days: int | None = Field(default=None, ge=1, strict=True)
+    max_completed_session_age_days: int | None = Field(default=90, ge=1, strict=True)
+    max_events_per_session: int | None = Field(default=None, ge=1, strict=True)
+    max_total_events: int | None = Field(default=None, ge=1, strict=True)
+    hard_delete_after_days: int | None = Field(default=30, ge=1, strict=True)
+    archive_before_prune: bool = Field(default=False, strict=True)
+    archive_store: Any = None
+    archive_prefix: str = "asm-archive/events"
+    exempt_statuses: frozenset[SessionStatus] = frozenset({SessionStatus.ACTIVE, SessionStatus.PAUSED})
+    exempt_tags: frozenset[str] = frozenset({"pinned"})
+    prune_event_types_first: tuple[EventType, ...] = (
+        EventType.MESSAGE_STREAMED,
+        EventType.TOKEN_USAGE_UPDATED,
+    )
+    batch_size: int = Field(default=1000, ge=1, le=MAX_BATCH_SIZE, strict=True)
+
+    @field_validator("archive_prefix", mode="after")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        return validate_key(value.strip("/"), "archive_prefix")
+
+    @field_validator("exempt_tags", mode="after")
+    @classmethod
+    def _check_tags(cls, value: frozenset[str]) -> frozenset[str]:
+        if any(not tag for tag in value):
+            raise ValueError("tags must be non-empty strings")
+        return value
+
+    @field_validator("prune_event_types_first", mode="after")
+    @classmethod
+    def _check_types(cls, value: tuple[EventType, ...]) -> tuple[EventType, ...]:
+        protected = sorted(t.value for t in set(value) & PROTECTED_EVENT_TYPES)
+        if protected:
+            raise ValueError(f"protected event types are never pruned: {', '.join(protected)}")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _check_archive(self) -> RetentionPolicy:
+        if self.archive_before_prune and self.archive_store is None:
+            raise ValidationError(
+                "archive_before_prune needs an archive_store (an ArtifactStore)",
+                details={"field": "archive_store"},
+            )
+        if self.archive_store is not None and not self.archive_before_prune:
+            raise ValidationError(
+                "archive_store is set but archive_before_prune is False; set both to archive",
+                details={"field": "archive_before_prune"},
+            )
+        if self.archive_store is not None and not callable(getattr(self.archive_store, "put", None)):
+            raise ValidationError(
+                "archive_store must be an ArtifactStore (it has no put method)",
+                details={"field": "archive_store"},
+            )
+        return self
+
+    @property
+    def prunes(self) -> bool:
+        """Whether this policy prunes events at all."""
+        return self.max_events_per_session is not None or self.max_total_events is not None
