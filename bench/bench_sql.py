@@ -313,6 +313,7 @@ async def _pg_fill_events(bare: asyncpg.Connection, session_id: str, start: int,
         session_id,
         start + count,
     )
+    await bare.execute("ANALYZE asm_events")  # fresh statistics (and plans) after a bulk load
 
 
 async def _pg_fill_sessions(bare: asyncpg.Connection, start: int, count: int) -> None:
@@ -350,6 +351,7 @@ async def _pg_fill_sessions(bare: asyncpg.Connection, start: int, count: int) ->
                 "deleted_at",
             ),
         )
+    await bare.execute("ANALYZE asm_sessions")
 
 
 # -- reads (both engines) ------------------------------------------------------------------------

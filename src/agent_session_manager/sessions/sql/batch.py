@@ -63,18 +63,20 @@ class Batch:
             counts[event.session_id] = counts.get(event.session_id, 0) + 1
         return dict(sorted(counts.items()))
 
-    def number(self, last: Mapping[str, int]) -> list[tuple[tuple[Any, ...], Event]]:
-        """Insert parameters and stored form of each new event, given the last number reserved for its
+    def number(self, last: Mapping[str, int]) -> tuple[list[tuple[Any, ...]], list[Event]]:
+        """Insert parameters and stored form of the new events, given the last number reserved for each
         session (numbers are contiguous per session, in input order)."""
         counts = self.counts()
         next_number = {sid: last[sid] - count + 1 for sid, count in counts.items()}
-        numbered = []
+        params: list[tuple[Any, ...]] = []
+        stored: list[Event] = []
+        dialect = self.dialect
         for event in self.new_events():
             seq = next_number[event.session_id]
             next_number[event.session_id] = seq + 1
-            params = event_params(self.dialect, event, seq)
-            numbered.append((params, stored_event(params, event, seq)))
-        return numbered
+            params.append(event_params(dialect, event, seq))
+            stored.append(stored_event(event, seq))
+        return params, stored
 
     def resolve(self, existing: Sequence[Event]) -> None:
         """Take note of events already stored under ids of this batch; `already_exists` if one of them

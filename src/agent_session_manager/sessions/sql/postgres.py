@@ -392,7 +392,7 @@ class PostgresSessionStore(SQLSessionStore):
                 raise session_missing(event.session_id)
             if "new" in kinds:
                 self._notify_session(event.session_id)
-                return stored_event(params, event, kinds["new"][1])
+                return stored_event(event, kinds["new"][1])
             stored = event_from_row(POSTGRES, kinds["stored"][2:])
             if stored.session_id != event.session_id:
                 raise AlreadyExists(
@@ -510,11 +510,9 @@ async def _write_new(connection: asyncpg.Connection, batch: Batch) -> list[Event
     for session_id in counts:
         if session_id not in last:
             raise session_missing(session_id)
-    numbered = batch.number(last)
-    await connection.copy_records_to_table(
-        "asm_events", records=[params for params, _ in numbered], columns=EVENT_COLUMNS
-    )
-    return [event for _, event in numbered]
+    params, stored = batch.number(last)
+    await connection.copy_records_to_table("asm_events", records=params, columns=EVENT_COLUMNS)
+    return stored
 
 
 async def _append_batch(connection: asyncpg.Connection, batch: Batch) -> list[Event]:

@@ -276,18 +276,12 @@ def event_from_row(d: Dialect, r: Row) -> Event:
     )
 
 
-def stored_event(params: tuple[Any, ...], event: Event, sequence_number: int) -> Event:
-    """The event as stored, built from its insert parameters: numbered, with data parsed back from the
-    serialised JSON (so the result shares no mutable state with the caller's event)."""
+def stored_event(event: Event, sequence_number: int) -> Event:
+    """`event` as stored: the same values, numbered. Its JSON objects are those of `event` (the store
+    keeps its own serialised copy, so changing either object never changes what is stored)."""
     values = dict(event.__dict__)
     values["sequence_number"] = sequence_number
-    values["data"] = _parsed(params[6])
-    values["metadata"] = _parsed(params[7])
     return trusted(Event, values)
-
-
-def _parsed(document: str | bytes) -> Any:
-    return {} if len(document) == 2 else orjson.loads(document)  # the only 2-byte object is {}
 
 
 # -- artifact records ----------------------------------------------------------------------------

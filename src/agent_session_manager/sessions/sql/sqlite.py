@@ -400,9 +400,9 @@ def _write_new(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
         if row is None:
             raise session_missing(session_id)
         last[session_id] = row[0]
-    numbered = batch.number(last)
-    connection.executemany(_INSERT_EVENT, [params for params, _ in numbered])
-    return [event for _, event in numbered]
+    params, stored = batch.number(last)
+    connection.executemany(_INSERT_EVENT, params)
+    return stored
 
 
 def _append_batch(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
