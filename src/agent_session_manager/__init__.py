@@ -13,6 +13,8 @@ and snapshots, on SQLite + local files (no server) or PostgreSQL + S3.
         assert event.sequence_number == 1
 """
 
+from .artifacts.base import ArtifactInfo, ArtifactStore
+from .composite import CompositeSessionStore, open_composite_store
 from .core.errors import (
     AlreadyExists,
     ASMError,
@@ -50,7 +52,10 @@ __version__ = "0.1.0"
 __all__ = [
     "ASMError",
     "AlreadyExists",
+    "ArtifactInfo",
+    "ArtifactStore",
     "ChecksumMismatch",
+    "CompositeSessionStore",
     "DependencyNotAvailable",
     "Event",
     "EventType",
@@ -83,6 +88,7 @@ __all__ = [
     "default_database_url",
     "maintenance_api",
     "open_artifact_store",
+    "open_composite_store",
     "open_store",
     "query_api",
     "register_artifact_backend",

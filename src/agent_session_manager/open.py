@@ -12,6 +12,7 @@ import importlib
 import os
 from typing import Any
 
+from .artifacts.base import ArtifactStore
 from .core.errors import DependencyNotAvailable, ValidationError
 from .core.urls import redact_url, scheme_of
 from .sessions.base import SessionStore
@@ -85,8 +86,9 @@ async def open_store(url: str | None = None, **options: Any) -> SessionStore:
     return store
 
 
-async def open_artifact_store(url: str | None = None, **options: Any) -> Any:
+async def open_artifact_store(url: str | None = None, **options: Any) -> ArtifactStore:
     """Open the artifact store at `url` (default: `default_artifacts_url()`)."""
     url = url or default_artifacts_url()
     backend = resolve_backend(url, _ARTIFACT_BACKENDS, "artifact store")
-    return await backend.from_url(url, **options)
+    store: ArtifactStore = await backend.from_url(url, **options)
+    return store

@@ -43,6 +43,28 @@ def validate_key(key: object, field: str = "key") -> str:
     return key
 
 
+def validate_key_prefix(prefix: object, field: str = "prefix") -> str:
+    """Return `prefix` if some valid key can start with it (`""`, `"reports/"`, `"reports/2026-"`).
+
+    A listing prefix is a plain string prefix, so its last segment may be partial; everything before
+    its last `/` must already follow the key rules.
+    """
+    if prefix == "":
+        return ""
+    if not isinstance(prefix, str):
+        raise ValidationError(f"{field} must be a string", details={"field": field})
+    try:
+        validate_key(prefix + "x", field)
+    except ValidationError:
+        raise ValidationError(
+            f"no valid key can start with {field} {prefix!r} (keys are relative, '/'-separated, "
+            "without empty, '.' or '..' segments, control characters or backslashes, "
+            f"at most {MAX_KEY_BYTES} bytes)",
+            details={"field": field},
+        ) from None
+    return prefix
+
+
 def validate_prefix(prefix: str, field: str = "prefix") -> str:
     """A prefix is empty, or a valid key; returned with exactly one trailing `/` when not empty."""
     stripped = prefix.strip("/")

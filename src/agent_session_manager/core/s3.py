@@ -27,6 +27,12 @@ from .keys import validate_prefix
 
 _CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token")
 _PASSTHROUGH_KEYS = ("endpoint", "region", "virtual_hosted_style_request", "conditional_put")
+_TUNING_KEYS = ("connect_timeout", "timeout", "max_retries", "retry_timeout")
+#: Every setting `s3_store` understands (a backend may add its own and reject the rest).
+S3_SETTINGS = frozenset((*_CREDENTIAL_KEYS, *_PASSTHROUGH_KEYS, *_TUNING_KEYS))
+#: What S3 servers answer (in list and multipart requests, which obstore reports as generic errors)
+#: when the signature or the key is wrong.
+_REFUSED = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden")
 
 
 @dataclass(frozen=True)
@@ -96,15 +102,20 @@ def s3_error(exc: Exception, location: S3Location, key: str | None = None) -> AS
     if key is not None:
         details["key"] = key
     where = location.describe()
-    if isinstance(exc, obs.NotFoundError):
+    text = str(exc)
+    if "NoSuchBucket" in text:
+        return StorageError(f"bucket {location.bucket!r} does not exist at {where}", details=details)
+    # obstore raises the builtin FileNotFoundError for a missing object on get/head.
+    if isinstance(exc, obs.NotFoundError | FileNotFoundError):
         return NotFound(f"no object {key!r} in {where}", details=details)
     if isinstance(exc, obs.AlreadyExistsError | obs.PreconditionError):
         return AlreadyExists(f"object {key!r} already exists in {where}", details=details)
-    if isinstance(exc, obs.PermissionDeniedError | obs.UnauthenticatedError):
+    if isinstance(exc, obs.PermissionDeniedError | obs.UnauthenticatedError) or any(
+        s in text for s in _REFUSED
+    ):
         return StorageConnectionFailed(
             f"{where} refused the credentials (check the access key and secret)", details=details
         )
-    text = str(exc)
     if any(s in text for s in ("error sending request", "Connection refused", "dns error", "timed out")):
         return StorageConnectionFailed(f"could not reach {where}", details=details)
     return StorageError(f"S3 request failed for {where}: {type(exc).__name__}", details=details)
