@@ -307,7 +307,7 @@ class SQLiteSessionStore(SQLSessionStore):
             for sql, args in steps:
                 connection.execute(sql, args)
 
-        await self._in_transaction(run)
+        await self._in_transaction(run, small=False)  # e.g. a cascade over a large session
 
     async def _append(self, batch: Batch) -> list[Event]:
         small = len(batch.unique) <= _INLINE_EVENTS
