@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from ..artifacts.base import ArtifactStore
 from ..artifacts.registry import ArtifactRegistry
@@ -31,8 +31,8 @@ from .base import HealthIssue, MaintenanceReport, Step, StepError
 from .policy import PROTECTED_EVENT_TYPES, RetentionPolicy
 
 ARCHIVE_CONTENT_TYPE = "application/x-ndjson"
-#: The keyset position of an event: `(sequence_number,)` within a session, `(timestamp, id)` across them.
-EventKey = tuple[Any, ...]
+#: The keyset position of an event across sessions: `(timestamp, id)`.
+EventKey = tuple[datetime, str]
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,20 @@ def _days_before(now: datetime, days: int | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def event_position(event: Event, within_session: bool) -> EventKey:
-    """The keyset position of `event` in the order pruning reads events."""
-    if within_session:
-        return (event.sequence_number,)
-    return (event.timestamp, event.id)
+@dataclass(frozen=True)
+class Take:
+    """Part of a pruning batch: up to `count` of a session's oldest events after sequence `after`."""
+
+    session_id: str
+    count: int
+    after: int
 
 
 class BatchedMaintenance(ABC):
     """`Maintenance` for any backend that implements the primitives below."""
+
+    #: How many sessions one pruning statement may serve.
+    sessions_per_statement = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -137,32 +142,40 @@ class BatchedMaintenance(ABC):
         delete removes them first, so a dry run must not count them either)."""
 
     @abstractmethod
-    async def _count_prunable(self, session_id: str | None, scope: Scope) -> int:
-        """Events of unprotected types, in one session or in every session of `scope`."""
+    async def _count_prunable(self, scope: Scope) -> int:
+        """Events of unprotected types that no session outside `scope` owns (those of sessions that are
+        gone count: store-wide pruning may take them)."""
+
+    @abstractmethod
+    async def _prunable_counts(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """Events of unprotected types in each of these sessions (missing: none)."""
+
+    @abstractmethod
+    async def _oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[Event]:
+        """For each request, the session's `count` oldest events after sequence `after` whose type is in
+        `types` (None: any unprotected type), in one statement."""
+
+    @abstractmethod
+    async def _delete_oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[tuple[str, int]]:
+        """Delete what `_oldest_in_sessions` would return, in one statement; `(session, sequence)` of
+        each event deleted."""
 
     @abstractmethod
     async def _oldest_events(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[Event]:
-        """The oldest events after `after` of `types` (None: any unprotected type): in one session by
-        sequence (the session was chosen already; `scope` is not checked again), or across the
-        sessions of `scope` by `(timestamp, id)`."""
+        """The `limit` oldest events by `(timestamp, id)` after `after` that no session outside `scope`
+        owns, whose type is in `types` (None: any unprotected type)."""
 
     @abstractmethod
     async def _delete_oldest(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[EventKey]:
-        """Delete what `_oldest_events` would return, in one transaction; the positions deleted."""
+        """Delete what `_oldest_events` would return, in one statement; the positions deleted."""
 
     @abstractmethod
     async def _delete_events(self, events: Sequence[Event]) -> int:
@@ -237,10 +250,10 @@ class BatchedMaintenance(ABC):
         cap = policy.max_events_per_session
         if cap is None:
             return 0
-        scope = _scope(policy, utc_now())
         count = await self._session_event_count(session_id)
         tally = Tally()
-        await self._prune_scope(session_id, scope, count - cap, policy, dry_run, tally)
+        if count > cap:
+            await self._prune_sessions([(session_id, count - cap)], policy, dry_run, tally)
         return tally.values.get("events_pruned", 0)
 
     async def clean_orphaned_artifacts(self, *, dry_run: bool = False) -> int:
@@ -287,9 +300,8 @@ class BatchedMaintenance(ABC):
         if cap is not None:
             after: str | None = None
             while counts := await self._event_counts(cap, scope, after, policy.batch_size):
-                for session_id, count in counts:
-                    if count > cap:
-                        await self._prune_scope(session_id, scope, count - cap, policy, dry_run, tally)
+                over = [(session_id, count - cap) for session_id, count in counts if count > cap]
+                await self._prune_sessions(over, policy, dry_run, tally)
                 after = counts[-1][0]
         total_cap = policy.max_total_events
         if total_cap is None:
@@ -297,44 +309,92 @@ class BatchedMaintenance(ABC):
         pruned = tally.values.get("events_pruned", 0)
         total = await self._count_events(scope.purge_before)
         excess = total - total_cap - (pruned if dry_run else 0)
-        if excess > 0:
-            await self._prune_scope(None, scope, excess, policy, dry_run, tally, already=pruned)
-
-    async def _prune_scope(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        quota: int,
-        policy: RetentionPolicy,
-        dry_run: bool,
-        tally: Tally,
-        already: int = 0,
-    ) -> None:
-        """Prune up to `quota` events of one session (or of every session in scope), oldest first,
-        `prune_event_types_first` before other unprotected types."""
-        if quota <= 0:
+        if excess <= 0:
             return
         if dry_run:
-            prunable = await self._count_prunable(session_id, scope) - (already if session_id is None else 0)
-            tally.add("events_pruned", max(0, min(quota, prunable)))
+            prunable = await self._count_prunable(scope) - pruned
+            tally.add("events_pruned", max(0, min(excess, prunable)))
             return
+        await self._prune_store(scope, excess, policy, tally)
+
+    def _phases(self, policy: RetentionPolicy) -> list[frozenset[EventType] | None]:
+        """`prune_event_types_first`, then any unprotected type."""
+        first = frozenset(policy.prune_event_types_first)
+        return [first, None] if first else [None]
+
+    async def _prune_sessions(
+        self, quotas: Sequence[tuple[str, int]], policy: RetentionPolicy, dry_run: bool, tally: Tally
+    ) -> None:
+        """Prune up to `quota` of the oldest unprotected events of each session, preferred types first.
+
+        Sessions are served together: one statement takes up to `batch_size` events from as many
+        sessions as fit (at most `sessions_per_statement`), each from its own index range."""
+        if not quotas:
+            return
+        if dry_run:
+            prunable = await self._prunable_counts([session_id for session_id, _ in quotas])
+            tally.add("events_pruned", sum(min(q, prunable.get(sid, 0)) for sid, q in quotas))
+            return
+        remaining = dict(quotas)
+        for types in self._phases(policy):
+            positions: dict[str, int] = {}
+            waiting = deque(sid for sid, quota in remaining.items() if quota > 0)
+            while waiting:
+                requests: list[Take] = []
+                budget = policy.batch_size
+                while waiting and budget > 0 and len(requests) < self.sessions_per_statement:
+                    session_id = waiting.popleft()
+                    count = min(remaining[session_id], budget)
+                    requests.append(Take(session_id, count, positions.get(session_id, 0)))
+                    budget -= count
+                taken = await self._take_from_sessions(requests, types, policy, tally)
+                for request in requests:
+                    numbers = taken.get(request.session_id, [])
+                    remaining[request.session_id] -= len(numbers)
+                    if numbers:
+                        positions[request.session_id] = max(numbers)
+                    if len(numbers) == request.count and remaining[request.session_id] > 0:
+                        waiting.append(request.session_id)
+                await asyncio.sleep(0)
+
+    async def _take_from_sessions(
+        self,
+        requests: Sequence[Take],
+        types: frozenset[EventType] | None,
+        policy: RetentionPolicy,
+        tally: Tally,
+    ) -> dict[str, list[int]]:
+        """One batch of `_prune_sessions`: archive (if asked) and delete; the numbers taken per session."""
+        taken: dict[str, list[int]] = {}
+        if policy.archive_before_prune:
+            batch = await self._oldest_in_sessions(requests, types)
+            if batch:
+                tally.add("events_archived", await self._archive(policy, batch))
+                tally.add("events_pruned", await self._delete_events(batch))
+            pairs = [(e.session_id, e.sequence_number or 0) for e in batch]
+        else:
+            pairs = await self._delete_oldest_in_sessions(requests, types)
+            tally.add("events_pruned", len(pairs))
+        for session_id, number in pairs:
+            taken.setdefault(session_id, []).append(number)
+        return taken
+
+    async def _prune_store(self, scope: Scope, quota: int, policy: RetentionPolicy, tally: Tally) -> None:
+        """Prune up to `quota` of the store's oldest unprotected events (by timestamp) in `scope`."""
         done = 0
-        phases: list[frozenset[EventType] | None] = [None]
-        if policy.prune_event_types_first:
-            phases.insert(0, frozenset(policy.prune_event_types_first))
-        for types in phases:
+        for types in self._phases(policy):
             after: EventKey | None = None
             while done < quota:
                 limit = min(policy.batch_size, quota - done)
                 if policy.archive_before_prune:
-                    batch = await self._oldest_events(session_id, scope, types, after, limit)
+                    batch = await self._oldest_events(scope, types, after, limit)
                     if not batch:
                         break
                     tally.add("events_archived", await self._archive(policy, batch))
                     deleted = await self._delete_events(batch)
-                    after = event_position(batch[-1], session_id is not None)
+                    after = (batch[-1].timestamp, batch[-1].id)
                 else:
-                    positions = await self._delete_oldest(session_id, scope, types, after, limit)
+                    positions = await self._delete_oldest(scope, types, after, limit)
                     if not positions:
                         break
                     deleted = len(positions)

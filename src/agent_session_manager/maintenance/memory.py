@@ -18,7 +18,7 @@ from ..core.models import ArtifactRecord, Event, EventType, Session
 from ..query.memory import MemoryView, detached
 from ..sessions.memory import InMemorySessionStore
 from .base import HealthIssue
-from .engine import BatchedMaintenance, EventKey, Expiry, Scope, counter_behind, event_position
+from .engine import BatchedMaintenance, EventKey, Expiry, Scope, Take, counter_behind
 from .policy import PROTECTED_EVENT_TYPES
 
 
@@ -119,59 +119,65 @@ class MemoryMaintenance(BatchedMaintenance):
 
         return sum(len(self.view.events_of(sid)) for sid in self.view.event_session_ids() if not purged(sid))
 
-    def _scoped_events(self, session_id: str | None, scope: Scope) -> list[Event]:
-        if session_id is not None:
-            return self.view.events_of(session_id)
-        return [e for s in self.view.sessions() if in_scope(s, scope) for e in self.view.events_of(s.id)]
+    def _scoped_events(self, scope: Scope) -> list[Event]:
+        """Events no exempt or purge-due session owns (events whose session is gone included)."""
+        found = []
+        for session_id in self.view.event_session_ids():
+            session = self.view.find_session(session_id)
+            if session is None or in_scope(session, scope):
+                found.extend(self.view.events_of(session_id))
+        return found
 
-    async def _count_prunable(self, session_id: str | None, scope: Scope) -> int:
-        return sum(1 for e in self._scoped_events(session_id, scope) if _prunable(e, None))
+    async def _count_prunable(self, scope: Scope) -> int:
+        return sum(1 for e in self._scoped_events(scope) if _prunable(e, None))
+
+    async def _prunable_counts(self, session_ids: Sequence[str]) -> dict[str, int]:
+        return {sid: sum(1 for e in self.view.events_of(sid) if _prunable(e, None)) for sid in session_ids}
+
+    def _in_sessions(self, requests: Sequence[Take], types: frozenset[EventType] | None) -> list[Event]:
+        """The stored events (not copies) `_oldest_in_sessions` describes."""
+        found: list[Event] = []
+        for request in requests:
+            events = self.view.events_of(request.session_id)
+            start = bisect.bisect_right(events, request.after, key=lambda e: e.sequence_number or 0)
+            chosen = (e for e in itertools.islice(events, start, None) if _prunable(e, types))
+            found.extend(itertools.islice(chosen, request.count))
+        return found
+
+    async def _oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[Event]:
+        return [detached(e) for e in self._in_sessions(requests, types)]
+
+    async def _delete_oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[tuple[str, int]]:
+        events = self._in_sessions(requests, types)
+        await self._delete_events(events)
+        return [(e.session_id, e.sequence_number or 0) for e in events]
 
     def _oldest(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[Event]:
         """The stored events (not copies) `_oldest_events` describes."""
-        if session_id is not None:
-            events = self.view.events_of(session_id)
-            start = (
-                0
-                if after is None
-                else bisect.bisect_right(events, after[0], key=lambda e: e.sequence_number or 0)
-            )
-            return list(itertools.islice((e for e in events[start:] if _prunable(e, types)), limit))
         candidates = (
             e
-            for e in self._scoped_events(None, scope)
+            for e in self._scoped_events(scope)
             if _prunable(e, types) and (after is None or (e.timestamp, e.id) > after)
         )
         return heapq.nsmallest(limit, candidates, key=lambda e: (e.timestamp, e.id))
 
     async def _oldest_events(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[Event]:
-        return [detached(e) for e in self._oldest(session_id, scope, types, after, limit)]
+        return [detached(e) for e in self._oldest(scope, types, after, limit)]
 
     async def _delete_oldest(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[EventKey]:
-        events = self._oldest(session_id, scope, types, after, limit)
+        events = self._oldest(scope, types, after, limit)
         await self._delete_events(events)
-        return [event_position(event, session_id is not None) for event in events]
+        return [(e.timestamp, e.id) for e in events]
 
     async def _delete_events(self, events: Sequence[Event]) -> int:
         by_session: dict[str, set[str]] = {}

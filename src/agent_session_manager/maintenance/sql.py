@@ -20,13 +20,14 @@ from ..artifacts.base import ArtifactStore
 from ..core.models import ArtifactRecord, Event, EventType
 from ..query.sql import SqlDialect, SqlText
 from ..sessions.sql import statements as q
-from ..sessions.sql.rows import artifact_from_row, event_from_row
+from ..sessions.sql.rows import EVENT_COLUMNS, artifact_from_row, event_from_row
 from ..sessions.sql.store import SQLSessionStore
 from .base import HealthIssue, IssueKind
-from .engine import BatchedMaintenance, EventKey, Expiry, Scope, counter_behind
+from .engine import BatchedMaintenance, EventKey, Expiry, Scope, Take, counter_behind
 from .policy import PROTECTED_EVENT_TYPES
 
 _PROTECTED = sorted(PROTECTED_EVENT_TYPES)
+_EVENT_COLUMNS = ", ".join(f'e."{column}"' for column in EVENT_COLUMNS)
 
 
 def _in_scope(sql: SqlText, scope: Scope, s: str) -> None:
@@ -51,11 +52,11 @@ def _expired(sql: SqlText, expiry: Expiry, scope: Scope, s: str) -> None:
     sql.where(f"({' OR '.join(reasons)})")
 
 
-def _types(sql: SqlText, types: frozenset[EventType] | None, e: str) -> None:
+def _type_condition(sql: SqlText, types: frozenset[EventType] | None, e: str) -> str:
+    """Events of `types` (None: of any unprotected type)."""
     if types is None:
-        sql.where(sql.none_of(f"{e}.type", _PROTECTED))
-    else:
-        sql.where(sql.one_of(f"{e}.type", sorted(types - PROTECTED_EVENT_TYPES)))
+        return sql.none_of(f"{e}.type", _PROTECTED)
+    return sql.one_of(f"{e}.type", sorted(types - PROTECTED_EVENT_TYPES))
 
 
 def _after(sql: SqlText, column: str, after: str | None) -> None:
@@ -65,6 +66,9 @@ def _after(sql: SqlText, column: str, after: str | None) -> None:
 
 class SQLMaintenance(BatchedMaintenance):
     """`Maintenance` over a `SQLiteSessionStore` or a `PostgresSessionStore`."""
+
+    #: SQLite allows 500 terms in a compound SELECT; PostgreSQL takes arrays of any length.
+    SQLITE_SESSIONS_PER_STATEMENT = 100
 
     def __init__(
         self,
@@ -76,6 +80,8 @@ class SQLMaintenance(BatchedMaintenance):
         super().__init__(store, artifacts, unregistered_blob_grace=unregistered_blob_grace)
         self.db = SqlDialect(store)
         self.dialect = store.dialect
+        if not self.db.postgres:
+            self.sessions_per_statement = self.SQLITE_SESSIONS_PER_STATEMENT
 
     async def _ids(self, sql: SqlText, head: str, column: str, limit: int) -> list[str]:
         rows = await self.db.read(sql.sql(head, f" ORDER BY {column} LIMIT {sql.param(limit)}"), sql.args)
@@ -132,70 +138,103 @@ class SQLMaintenance(BatchedMaintenance):
         rows = await self.db.read(sql.sql("SELECT count(*) FROM asm_events e"), sql.args)
         return int(rows[0][0])
 
-    def _prunable(self, session_id: str | None, scope: Scope, types: frozenset[EventType] | None) -> SqlText:
-        """Conditions on events alias `e` for "pruning may take it"."""
+    def _scoped(self, scope: Scope) -> SqlText:
+        """Events (alias `e`) that store-wide pruning may take: no exempt or purge-due session owns them.
+
+        Written as an anti-join on the exempt sessions: PostgreSQL's generic plan for a prepared
+        statement cannot estimate "not exempt" and would otherwise start from the sessions and read
+        every event of each of them, instead of walking the `(timestamp)` index for one batch."""
         sql = self.db.text()
-        if session_id is not None:
-            sql.where(f"e.session_id = {sql.param(session_id)}")
-        else:
-            inner = sql.nested()
-            _in_scope(inner, scope, "s")
-            where = " AND ".join(["s.id = e.session_id", *inner.conditions])
-            sql.where(f"EXISTS (SELECT 1 FROM asm_sessions s WHERE {where})")
-        _types(sql, types, "e")
+        inner = sql.nested()
+        if scope.exempt_statuses:
+            inner.where(inner.one_of("s.status", sorted(scope.exempt_statuses)))
+        if scope.exempt_tags:
+            inner.where(inner.has_any_tag("s.tags", scope.exempt_tags))
+        if scope.purge_before is not None:
+            inner.where(f"s.deleted_at < {inner.ts(scope.purge_before)}")
+        if inner.conditions:
+            exempt = " OR ".join(inner.conditions)
+            sql.where(f"NOT EXISTS (SELECT 1 FROM asm_sessions s WHERE s.id = e.session_id AND ({exempt}))")
         return sql
 
-    async def _count_prunable(self, session_id: str | None, scope: Scope) -> int:
-        sql = self._prunable(session_id, scope, None)
+    async def _count_prunable(self, scope: Scope) -> int:
+        sql = self._scoped(scope)
+        sql.where(_type_condition(sql, None, "e"))
         rows = await self.db.read(sql.sql("SELECT count(*) FROM asm_events e"), sql.args)
         return int(rows[0][0])
 
-    def _oldest(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
-        head: str,
+    async def _prunable_counts(self, session_ids: Sequence[str]) -> dict[str, int]:
+        sql = self.db.text()
+        sql.where(sql.one_of("e.session_id", session_ids))
+        sql.where(_type_condition(sql, None, "e"))
+        head = "SELECT e.session_id, count(*) FROM asm_events e"
+        rows = await self.db.read(sql.sql(head, " GROUP BY e.session_id"), sql.args)
+        return {row[0]: int(row[1]) for row in rows}
+
+    def _in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None, columns: str
     ) -> tuple[str, list[Any]]:
-        sql = self._prunable(session_id, scope, types)
-        if session_id is not None:
-            order = "e.sequence_number"
-            if after is not None:
-                sql.where(f"e.sequence_number > {sql.param(after[0])}")
-        else:
-            order = 'e."timestamp", e.id'
-            if after is not None:
-                sql.where(f'(e."timestamp", e.id) > ({sql.ts(after[0])}, {sql.param(after[1])})')
-        return sql.sql(head, f" ORDER BY {order} LIMIT {sql.param(limit)}"), sql.args
+        """Each request's oldest events, each from its own index range: one LATERAL join over arrays on
+        PostgreSQL, a UNION ALL of `LIMIT`ed subqueries on SQLite."""
+        sql = self.db.text()
+        kinds = _type_condition(sql, types, "e")
+        pick = (
+            f"SELECT {columns} FROM asm_events e WHERE e.session_id = {{0}} AND e.sequence_number > {{1}} "
+            f"AND {kinds} ORDER BY e.sequence_number LIMIT {{2}}"
+        )
+        if self.db.postgres:
+            ids = sql.param([r.session_id for r in requests])
+            counts = sql.param([r.count for r in requests])
+            afters = sql.param([r.after for r in requests])
+            text = (
+                f"SELECT x.* FROM unnest({ids}::text[], {counts}::bigint[], {afters}::bigint[]) "
+                f"AS q(sid, n, after) CROSS JOIN LATERAL ({pick.format('q.sid', 'q.after', 'q.n')}) x"
+            )
+            return text, sql.args
+        parts = [
+            f"SELECT * FROM ({pick.format(sql.param(r.session_id), sql.param(r.after), sql.param(r.count))})"
+            for r in requests
+        ]
+        return " UNION ALL ".join(parts), sql.args
+
+    async def _oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[Event]:
+        text, args = self._in_sessions(requests, types, _EVENT_COLUMNS)
+        return [event_from_row(self.dialect, row) for row in await self.db.read(text, args)]
+
+    async def _delete_oldest_in_sessions(
+        self, requests: Sequence[Take], types: frozenset[EventType] | None
+    ) -> list[tuple[str, int]]:
+        text, args = self._in_sessions(requests, types, "e.id")
+        rows = await self.db.write(
+            f"DELETE FROM asm_events WHERE id IN ({text}) RETURNING session_id, sequence_number", args
+        )
+        return [(row[0], int(row[1])) for row in rows]
+
+    def _oldest(
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int, head: str
+    ) -> tuple[str, list[Any]]:
+        sql = self._scoped(scope)
+        sql.where(_type_condition(sql, types, "e"))
+        if after is not None:
+            sql.where(sql.after(['e."timestamp"', "e.id"], [sql.ts(after[0]), sql.param(after[1])]))
+        return sql.sql(head, f' ORDER BY e."timestamp", e.id LIMIT {sql.param(limit)}'), sql.args
 
     async def _oldest_events(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[Event]:
-        text, args = self._oldest(session_id, scope, types, after, limit, f"{q.EVENT_SELECT} e")
+        text, args = self._oldest(scope, types, after, limit, f"SELECT {_EVENT_COLUMNS} FROM asm_events e")
         return [event_from_row(self.dialect, row) for row in await self.db.read(text, args)]
 
     async def _delete_oldest(
-        self,
-        session_id: str | None,
-        scope: Scope,
-        types: frozenset[EventType] | None,
-        after: EventKey | None,
-        limit: int,
+        self, scope: Scope, types: frozenset[EventType] | None, after: EventKey | None, limit: int
     ) -> list[EventKey]:
-        text, args = self._oldest(session_id, scope, types, after, limit, "SELECT e.id FROM asm_events e")
+        text, args = self._oldest(scope, types, after, limit, "SELECT e.id FROM asm_events e")
         rows = await self.db.write(
-            f'DELETE FROM asm_events WHERE id IN ({text}) RETURNING sequence_number, "timestamp", id', args
+            f'DELETE FROM asm_events WHERE id IN ({text}) RETURNING "timestamp", id', args
         )
-        if session_id is not None:
-            return [(row[0],) for row in rows]
-        return [(self.dialect.timestamp_out(row[1]), row[2]) for row in rows]
+        return [(self.dialect.timestamp_out(row[0]), row[1]) for row in rows]
 
     async def _delete_events(self, events: Sequence[Event]) -> int:
         sql = self.db.text()

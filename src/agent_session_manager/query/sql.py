@@ -94,9 +94,16 @@ class SqlText:
         direction = "DESC" if keyset.descending else "ASC"
         if after is not None:
             values = [self.ts(v) if isinstance(v, datetime) else self.param(v) for v in after]
-            op = "<" if keyset.descending else ">"
-            self.where(f"({', '.join(columns)}) {op} ({', '.join(values)})")
+            self.where(self.after(columns, values, keyset.descending))
         return ", ".join(f"{column} {direction}" for column in columns)
+
+    @staticmethod
+    def after(columns: Sequence[str], values: Sequence[str], descending: bool = False) -> str:
+        """`(columns) > (values)` (`<` when descending), plus the same bound on the first column alone:
+        an index on that column alone cannot use the row comparison, and would otherwise start from
+        its first entry (and, after deletes, wade through dead entries) on every page."""
+        op = "<" if descending else ">"
+        return f"{columns[0]} {op}= {values[0]} AND ({', '.join(columns)}) {op} ({', '.join(values)})"
 
     def sql(self, head: str, tail: str = "") -> str:
         where = f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
