@@ -40,12 +40,18 @@ from .open import (
     default_artifacts_url,
     default_database_url,
     open_artifact_store,
+    open_snapshot_storage,
     open_store,
+    open_workspace_storage,
     register_artifact_backend,
     register_session_backend,
+    register_snapshot_backend,
+    register_workspace_backend,
 )
 from .query import QueryAPI, query_api
 from .sessions.base import SessionStore
+from .snapshots import Snapshot, SnapshotLocation, SnapshotManifest, SnapshotStorage
+from .workspaces import FileRef, WorkspaceStorage
 
 __version__ = "0.1.0"
 
@@ -59,6 +65,7 @@ __all__ = [
     "DependencyNotAvailable",
     "Event",
     "EventType",
+    "FileRef",
     "InvalidCursor",
     "InvalidEventType",
     "InvalidStatus",
@@ -80,18 +87,27 @@ __all__ = [
     "SessionNotFound",
     "SessionStatus",
     "SessionStore",
+    "Snapshot",
+    "SnapshotLocation",
+    "SnapshotManifest",
+    "SnapshotStorage",
     "StorageConnectionFailed",
     "StorageError",
     "ValidationError",
+    "WorkspaceStorage",
     "__version__",
     "default_artifacts_url",
     "default_database_url",
     "maintenance_api",
     "open_artifact_store",
     "open_composite_store",
+    "open_snapshot_storage",
     "open_store",
+    "open_workspace_storage",
     "query_api",
     "register_artifact_backend",
     "register_session_backend",
+    "register_snapshot_backend",
+    "register_workspace_backend",
     "run_once",
 ]

@@ -1,4 +1,5 @@
-"""One URL opens any backend: `open_store(url)` for sessions, `open_artifact_store(url)` for blobs.
+"""One URL opens any backend: `open_store(url)` for sessions, `open_artifact_store(url)` for blobs,
+`open_workspace_storage(url, session_id)` for workspaces, `open_snapshot_storage(url)` for snapshots.
 
 Schemes map to backend classes by import path, so a backend's dependencies load only when its scheme is
 used; a missing optional dependency raises `dependency_not_available` naming the extra to install.
@@ -16,6 +17,8 @@ from .artifacts.base import ArtifactStore
 from .core.errors import DependencyNotAvailable, ValidationError
 from .core.urls import redact_url, scheme_of
 from .sessions.base import SessionStore
+from .snapshots.base import SnapshotStorage
+from .workspaces.base import WorkspaceStorage
 
 DEFAULT_DATABASE_URL = "sqlite:///./.asm/asm.db"
 DEFAULT_ARTIFACTS_URL = "file://./.asm/artifacts"
@@ -92,3 +95,50 @@ async def open_artifact_store(url: str | None = None, **options: Any) -> Artifac
     backend = resolve_backend(url, _ARTIFACT_BACKENDS, "artifact store")
     store: ArtifactStore = await backend.from_url(url, **options)
     return store
+
+
+# -- workspaces and snapshots ---------------------------------------------------------------------
+
+DEFAULT_WORKSPACES_URL = "file://"
+DEFAULT_SNAPSHOTS_URL = "file://./.asm/snapshots"
+
+_WORKSPACE_BACKENDS: dict[str, tuple[str, str]] = {
+    "file": ("agent_session_manager.workspaces.local:LocalWorkspaceStorage", ""),
+    "s3": ("agent_session_manager.workspaces.s3:S3WorkspaceStorage", "s3"),
+    "tigris": ("agent_session_manager.workspaces.tigris:TigrisWorkspaceStorage", "s3"),
+}
+_SNAPSHOT_BACKENDS: dict[str, tuple[str, str]] = {
+    "file": ("agent_session_manager.snapshots.file:FileSnapshotStorage", ""),
+    "s3": ("agent_session_manager.snapshots.s3:S3SnapshotStorage", "s3"),
+}
+
+
+def register_workspace_backend(scheme: str, target: str, extra: str = "") -> None:
+    """Make `open_workspace_storage` open `scheme://...` URLs with the class at `target`."""
+    _WORKSPACE_BACKENDS[scheme.lower()] = (target, extra)
+
+
+def register_snapshot_backend(scheme: str, target: str, extra: str = "") -> None:
+    """Make `open_snapshot_storage` open `scheme://...` URLs with the class at `target`."""
+    _SNAPSHOT_BACKENDS[scheme.lower()] = (target, extra)
+
+
+async def open_workspace_storage(
+    url: str | None = None, session_id: str | None = None, **options: Any
+) -> WorkspaceStorage:
+    """The workspace of `session_id` (a new id when None) at `url`: `file:///base` (`file://` = the
+    system temp dir), `s3://bucket/prefix?endpoint=...`, `tigris://bucket/prefix`. Default:
+    `ASM_WORKSPACES_URL`, else a temporary local workspace. Options go to the backend's `init`."""
+    url = url or os.environ.get("ASM_WORKSPACES_URL") or DEFAULT_WORKSPACES_URL
+    backend = resolve_backend(url, _WORKSPACE_BACKENDS, "workspace storage")
+    workspace: WorkspaceStorage = await backend.from_url(url, session_id, **options)
+    return workspace
+
+
+async def open_snapshot_storage(url: str | None = None, **options: Any) -> SnapshotStorage:
+    """Snapshot storage at `url`: `file:///dir` or `s3://bucket/prefix?endpoint=...`. Default:
+    `ASM_SNAPSHOTS_URL`, else `file://./.asm/snapshots`."""
+    url = url or os.environ.get("ASM_SNAPSHOTS_URL") or DEFAULT_SNAPSHOTS_URL
+    backend = resolve_backend(url, _SNAPSHOT_BACKENDS, "snapshot storage")
+    storage: SnapshotStorage = await backend.from_url(url, **options)
+    return storage

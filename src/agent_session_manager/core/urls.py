@@ -6,7 +6,7 @@ They are never printed, logged or put in an error message: `redact_url` is appli
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 _SECRET_PARAMS = frozenset(
     {
@@ -28,6 +28,14 @@ MASK = "***"
 def scheme_of(url: str) -> str:
     """The URL's scheme without a driver suffix: `postgresql+asyncpg://` -> `postgresql`."""
     return urlsplit(url).scheme.split("+", 1)[0].lower()
+
+
+def file_url_path(url: str) -> str | None:
+    """The directory of a `file:` URL: `file:///abs` and `file://localhost/abs` -> `/abs`,
+    `file://./rel` -> `./rel`, `file://` -> None (the caller's default)."""
+    parts = urlsplit(url)
+    host = "" if parts.netloc in ("", "localhost") else parts.netloc
+    return unquote(host + parts.path) or None
 
 
 def redact_url(url: str) -> str:

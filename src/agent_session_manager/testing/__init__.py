@@ -8,5 +8,14 @@ from .artifacts import ArtifactStoreContract
 from .maintenance import MaintenanceContract
 from .query import QueryAPIContract
 from .sessions import SessionStoreContract
+from .snapshots import SnapshotStorageContract
+from .workspaces import WorkspaceStorageContract
 
-__all__ = ["ArtifactStoreContract", "MaintenanceContract", "QueryAPIContract", "SessionStoreContract"]
+__all__ = [
+    "ArtifactStoreContract",
+    "MaintenanceContract",
+    "QueryAPIContract",
+    "SessionStoreContract",
+    "SnapshotStorageContract",
+    "WorkspaceStorageContract",
+]

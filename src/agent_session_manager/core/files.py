@@ -1,0 +1,116 @@
+"""Files: the `FileRef` a workspace hands out, and the helpers of Conjure's `Storage` module.
+
+* `generate_session_id()`: 12 random bytes from `secrets` as URL-safe Base64 without padding, i.e. 16
+  characters of `[A-Za-z0-9_-]` (Conjure's format, e.g. `"Xt7kB9mP2Qw5nL3j"`).
+* `compute_checksum(data)`: SHA-256 as 64 lowercase hex digits.
+* `guess_content_type(path)`: Conjure's 15-extension table first, then the standard library's built-in
+  table (not the machine's `/etc/mime.types`, so every machine answers the same), else
+  `application/octet-stream`.
+* `build_file_ref(path, content, ...)`: a `FileRef` for content, computing what is not given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import posixpath
+import secrets
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from .clock import utc_now
+from .keys import validate_key
+from .models import _Record, _utc
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+#: Conjure's table (`Conjure.Storage.guess_content_type/1`); it wins over the standard library's.
+CONJURE_CONTENT_TYPES: dict[str, str] = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xls": "application/vnd.ms-excel",
+    ".pdf": "application/pdf",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".html": "text/html",
+    ".xml": "application/xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".zip": "application/zip",
+    ".tar": "application/x-tar",
+    ".gz": "application/gzip",
+}
+
+_BUILTIN_TYPES = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
+
+
+class FileRef(_Record):
+    """What a workspace knows about one file: where, how big, what type, which SHA-256, since when.
+
+    `path` is relative to the workspace (`/`-separated). `storage_url` is where the durable copy lives
+    (`s3://bucket/key`, or a `file://` URI for local workspaces), or None when the file exists only
+    locally so far. `checksum` is None only when it cannot be known without downloading the file.
+    `created_at` is when this content was written (UTC).
+    """
+
+    path: str
+    size: int = Field(ge=0)
+    content_type: str | None = None
+    checksum: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    storage_url: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+
+    _check_times = field_validator("created_at", mode="after")(_utc)
+
+    @field_validator("path", mode="after")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        return validate_key(value, "path")
+
+
+def generate_session_id() -> str:
+    """A new unguessable, URL-safe session id: 16 characters of `[A-Za-z0-9_-]` (96 random bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def compute_checksum(data: bytes | bytearray | memoryview) -> str:
+    """SHA-256 of `data` as 64 lowercase hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def guess_content_type(path: str) -> str:
+    """The MIME type for `path`'s extension (case-insensitive); `application/octet-stream` if unknown."""
+    extension = posixpath.splitext(path)[1].lower()
+    if not extension:
+        return DEFAULT_CONTENT_TYPE
+    known = CONJURE_CONTENT_TYPES.get(extension)
+    if known is not None:
+        return known
+    guessed, _ = _BUILTIN_TYPES.guess_type("x" + extension, strict=False)
+    return guessed or DEFAULT_CONTENT_TYPE
+
+
+def build_file_ref(
+    path: str,
+    content: bytes | bytearray | memoryview,
+    *,
+    content_type: str | None = None,
+    checksum: str | None = None,
+    storage_url: str | None = None,
+    created_at: datetime | None = None,
+) -> FileRef:
+    """A `FileRef` for `content` at `path`; type and checksum are computed unless given."""
+    fields: dict[str, Any] = {
+        "path": path,
+        "size": memoryview(content).nbytes,
+        "content_type": content_type or guess_content_type(path),
+        "checksum": checksum or compute_checksum(content),
+        "storage_url": storage_url,
+    }
+    if created_at is not None:
+        fields["created_at"] = created_at
+    return FileRef(**fields)
