@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from agent_session_manager import open_store
+from datetime import UTC, datetime
+
+from agent_session_manager import RetentionPolicy, Session, SessionStatus, open_store, query_api
+from agent_session_manager.artifacts.memory import InMemoryArtifactStore
+from agent_session_manager.composite import CompositeSessionStore
 from agent_session_manager.maintenance import maintenance_api
 from agent_session_manager.maintenance.memory import MemoryMaintenance
-from agent_session_manager.query.memory import MemoryView
+from agent_session_manager.query.memory import MemoryQueryAPI, MemoryView
 from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.memory import InMemorySessionStore
 from agent_session_manager.testing.maintenance import MaintenanceContract
@@ -27,3 +31,18 @@ class TestMemoryMaintenance(MaintenanceContract):
 async def test_maintenance_api_picks_the_memory_implementation() -> None:
     async with await open_store("memory://") as store:
         assert isinstance(maintenance_api(store), MemoryMaintenance)
+
+
+async def test_a_composite_store_brings_its_artifact_store() -> None:
+    sessions, blobs = InMemorySessionStore(), InMemoryArtifactStore()
+    composite = CompositeSessionStore(sessions, blobs)
+    assert isinstance(query_api(composite), MemoryQueryAPI)
+    maint = maintenance_api(composite)
+    assert isinstance(maint, MemoryMaintenance) and maint.artifacts is blobs and maint.store is sessions
+    session = await composite.save_session(
+        Session(agent_id="a", status=SessionStatus.COMPLETED, deleted_at=datetime(2020, 1, 1, tzinfo=UTC))
+    )
+    record = await composite.put_artifact(session.id, f"{session.id}/out.txt", b"hello")
+    report = await maint.execute(RetentionPolicy())
+    assert (report.sessions_hard_deleted, report.blobs_deleted) == (1, 1)
+    assert not await blobs.exists(record.key)
