@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class Index:
         return orjson.dumps({"version": 1, "files": files})
 
     def write(self, data: bytes) -> None:
-        temp = self.path.with_name(f"{fs.TEMP_PREFIX}{self.path.name}")
+        temp = self.path.with_name(f"{fs.TEMP_PREFIX}{secrets.token_hex(6)}-{self.path.name}")
         temp.write_bytes(data)
         os.replace(temp, self.path)
 

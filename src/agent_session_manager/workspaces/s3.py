@@ -18,9 +18,12 @@
   deleted on one side but changed on the other is kept. Transfers run concurrently (`concurrency=`,
   default 16). Files that fail are listed in one `storage_error` raised after the others are done.
 * `cleanup()` deletes every object under the session's prefix and the cache directory, and raises one
-  error listing every failure. `close()` keeps both (the bucket is the durable copy; the cache speeds up
-  the next `init` of the same session) unless the cache was asked to be temporary with `keep=False`
-  (the default), in which case the cache directory goes and the bucket stays.
+  error listing every failure. `close()` keeps the bucket (the durable copy) and removes the cache
+  directory, unless `keep=True`, or unless the cache holds changes not synced yet: then it stays (with a
+  warning) and the next `init` of the session with the same `cache_path` finds them.
+* What the workspace has seen (SHA-256, size, ETag per path) is kept in `asm_s3_<session_id>.index.json`
+  beside the cache directory. Anything that deletes files in the cache counts as a deletion at the next
+  push, so keep the cache where no temp cleaner prunes single files (`cache_path=`).
 
 Objects whose key is not a valid workspace path (written by another tool) are skipped, never followed
 out of the cache.
