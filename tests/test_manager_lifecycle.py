@@ -4,6 +4,7 @@ live delivery to subscribers, and store failures while events stream."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -22,6 +23,7 @@ from agent_session_manager import (
     StorageError,
     open_store,
 )
+from agent_session_manager.composite import open_composite_store
 from agent_session_manager.core.errors import InvalidTransition
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.manager import (
@@ -37,24 +39,40 @@ from agent_session_manager.manager import (
     run_once,
 )
 from agent_session_manager.sessions.base import SessionStore
+from agent_session_manager.sessions.sql import migrations
 
-BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "composite"]
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (copying is cheaper than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "asm.db"
+    migrations.upgrade(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(kind, database URL): the PostgreSQL URL comes from the session-wide fixture."""
     if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/asm.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+        return "memory", "memory://"
+    if request.param == "postgres":
+        return "postgres", request.getfixturevalue("postgres_url")
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "asm.db")
+    return request.param, f"sqlite:///{tmp_path}/asm.db"
 
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[SessionStore]:
-    options = {} if store_url == "memory://" else {"migrate": True}
-    async with await open_store(store_url, **options) as opened:
+async def store(backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[SessionStore]:
+    kind, url = backend
+    if kind == "memory":
+        opened: SessionStore = await open_store(url)
+    elif kind == "composite":
+        opened = await open_composite_store(url, f"file://{tmp_path}/artifacts")
+    else:
+        opened = await open_store(url, migrate=kind == "postgres")
+    async with opened:
         yield opened
 
 
