@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from agent_session_manager import MigrationRequired, Session, open_store
-from agent_session_manager.core.errors import StorageError
+from agent_session_manager.core.errors import StorageConnectionFailed, StorageError
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES, VERSION_TABLE, metadata
 from agent_session_manager.sessions.sql.urls import sqlalchemy_url
@@ -172,3 +172,24 @@ async def test_migrated_schema_is_exactly_schema_py(empty_url: str) -> None:
         return {repr(change) for change in compare_metadata(context, metadata)}
 
     assert await _with_connection(empty_url, diff) == set()
+
+
+def test_asm_db_upgrade_and_status_print_the_revisions(tmp_path: Path) -> None:
+    asm = str(Path(sys.executable).with_name("asm"))
+    url = f"sqlite:///{tmp_path}/cli.db"
+    before = subprocess.run([asm, "db", "status", url], capture_output=True, text=True, timeout=120)
+    assert before.returncode == 0, before.stderr
+    assert (
+        "current:  (empty: no schema)" in before.stdout and f"head:     {migrations.head()}" in before.stdout
+    )
+    done = subprocess.run([asm, "db", "upgrade", url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"current:  {migrations.head()}" in done.stdout and "up to date" in done.stdout
+    assert migrations.status(url) == (migrations.head(), migrations.head())
+
+
+def test_migrating_an_unreachable_server_names_the_host_not_the_password() -> None:
+    with pytest.raises(StorageConnectionFailed) as info:
+        migrations.status("postgresql://asm:hunter2-secret@127.0.0.1:1/db")
+    assert "127.0.0.1:1" in info.value.message
+    assert "hunter2" not in f"{info.value} {info.value.details}"

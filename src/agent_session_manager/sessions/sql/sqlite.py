@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from ...core.errors import ASMError, MigrationRequired, StorageError, Timeout, ValidationError
+from ...core.errors import AlreadyExists, ASMError, MigrationRequired, StorageError, Timeout, ValidationError
 from ...core.models import Event, Run, Session
 from . import migrations
 from . import statements as q
@@ -253,6 +253,8 @@ class SQLiteSessionStore(SQLSessionStore):
                 f"{self.busy_timeout:g} s (busy_timeout)",
                 details={"path": where},
             )
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in text:
+            return AlreadyExists(f"already exists: {text}", details={"path": where})
         if "no such table" in text or "no such column" in text:
             return MigrationRequired(
                 f"the SQLite database {where} lacks part of the schema ({text}); run `asm db upgrade`",
