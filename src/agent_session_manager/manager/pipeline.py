@@ -145,6 +145,8 @@ class EventPipeline:
         return await self.store.append_event(event)
 
     def _resolve(self, event_type: EventType | str, warnings: list[str]) -> EventType:
+        if isinstance(event_type, EventType):
+            return event_type
         if not isinstance(event_type, str):
             raise ValidationError(
                 f"an event type must be a string, not {type(event_type).__name__}",
