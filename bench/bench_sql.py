@@ -435,17 +435,19 @@ async def _sqlite_cases(quick: bool) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="asm-bench-") as directory:
         url = f"sqlite:///{directory}/asm.db"
         store = await open_store(url, migrate=True)
+        threaded = await open_store(url, inline=False)
         assert isinstance(store, SQLSessionStore)
         bare = sqlite3.connect(f"{directory}/asm.db", isolation_level=None, timeout=30)
         bare.execute("PRAGMA synchronous=NORMAL")
         try:
-            return await _sqlite_run(quick, store, bare)
+            return await _sqlite_run(quick, store, threaded, bare)
         finally:
             bare.close()
+            await threaded.close()
             await store.close()
 
 
-async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list[Result]:
+async def _sqlite_run(quick: bool, store: Any, threaded: Any, bare: sqlite3.Connection) -> list[Result]:
     results = []
     n = 500 if quick else 10_000
     reserve = RESERVE.format("?", "?")
@@ -482,6 +484,18 @@ async def _sqlite_run(quick: bool, store: Any, bare: sqlite3.Connection) -> list
         return run
 
     results.append(await _compare("SQLite append 1 event, 1 writer", n, ours_one, bare_one, 0.6))
+
+    async def threaded_one() -> Runner:
+        events = _events(await _fresh(threaded), n)
+
+        async def run() -> None:
+            for event in events:
+                await threaded.append_event(event)
+
+        return run
+
+    # The same through the writer thread only (`?inline=0`): what the thread hop costs.
+    results.append(await _compare("SQLite append 1 event, threads only", n, threaded_one, bare_one, None))
 
     for size, batches in ((100, 5 if quick else 100), (1000 if quick else 10_000, 1 if quick else 3)):
 
