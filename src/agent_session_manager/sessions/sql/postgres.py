@@ -57,7 +57,7 @@ from .rows import (
     stored_event,
 )
 from .schema import VERSION_TABLE
-from .store import SQLSessionStore, run_refusal, session_missing, session_refusal
+from .store import SQLSessionStore, refused_without_reason, run_refusal, session_missing, session_refusal
 from .urls import display_url, host_of, postgres_dsn
 
 T = TypeVar("T")
@@ -410,8 +410,10 @@ class PostgresSessionStore(SQLSessionStore):
                 if not await connection.fetch(q.UPSERT_SESSION, *session_args):
                     stored = await connection.fetchrow(q.SESSION_STATUS, session.id)
                     session_refusal(None if stored is None else stored[0], session)
+                    raise refused_without_reason("session")
                 if run is not None and not await connection.fetch(q.UPSERT_RUN, *(run_args or ())):
                     run_refusal(True, await connection.fetchrow(q.RUN_OWNER, run.id), run)
+                    raise refused_without_reason("run")
                 return await _append_batch(connection, batch) if batch.events else []
 
         stored = await self._use(work)

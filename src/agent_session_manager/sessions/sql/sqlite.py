@@ -10,7 +10,7 @@
 * No await per statement: an operation's statements run together, in one place. A write is one
   `BEGIN IMMEDIATE` ... `COMMIT` on a writer thread that owns its connection (one thread hop, ~60 µs
   here), except that small writes (up to 128 events) and bounded reads (a page, one row) run directly
-  on the event loop's thread when they cannot wait: that connection has no busy timeout, so if
+  on the event loop's thread when they need not wait: that connection has no busy timeout, so when
   another writer holds the lock the work goes to the writer thread, which waits for it. Such inline
   work takes tens of microseconds, less than the hop around it would (bench/README.md). Inline commits
   skip automatic checkpoints; the writer thread runs passive ones. `?inline=0` sends everything through
@@ -38,7 +38,7 @@ from . import statements as q
 from .batch import Batch
 from .rows import SQLITE, Dialect, Row, event_from_row, run_params, session_params
 from .schema import VERSION_TABLE
-from .store import SQLSessionStore, run_refusal, session_missing, session_refusal
+from .store import SQLSessionStore, refused_without_reason, run_refusal, session_missing, session_refusal
 from .urls import display_url, sqlite_location
 
 T = TypeVar("T")
@@ -204,10 +204,10 @@ class SQLiteSessionStore(SQLSessionStore):
         self._readers = await asyncio.to_thread(
             _Threads, "asm-sqlite-reader", self._readers_count, self._connect
         )
-        if self.inline:
-            self._inline = self._connect(busy_timeout=0.0)
-            self._inline.execute("PRAGMA wal_autocheckpoint=0")
         try:
+            if self.inline:
+                self._inline = self._connect(busy_timeout=0.0)
+                self._inline.execute("PRAGMA wal_autocheckpoint=0")
             rows = await self._fetch(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'asm\\_%' ESCAPE '\\'"
             )
@@ -247,7 +247,7 @@ class SQLiteSessionStore(SQLSessionStore):
     def _error(self, exc: sqlite3.Error) -> ASMError:
         text = str(exc)
         where = str(self.path)
-        if "locked" in text or "busy" in text:
+        if _busy(exc):
             return Timeout(
                 f"the SQLite database {where} stayed locked by another writer for more than "
                 f"{self.busy_timeout:g} s (busy_timeout)",
@@ -322,9 +322,11 @@ class SQLiteSessionStore(SQLSessionStore):
             if not connection.execute(_UPSERT_SESSION, session_args).fetchall():
                 stored = connection.execute(self._q(q.SESSION_STATUS), (session.id,)).fetchone()
                 session_refusal(None if stored is None else stored[0], session)
+                raise refused_without_reason("session")
             if run is not None and not connection.execute(_UPSERT_RUN, run_params(SQLITE, run)).fetchall():
                 owner = connection.execute(self._q(q.RUN_OWNER), (run.id,)).fetchone()
                 run_refusal(True, owner, run)
+                raise refused_without_reason("run")
             return _append_batch(connection, batch) if batch.events else []
 
         return await self._in_transaction(work, small=len(batch.unique) <= _INLINE_EVENTS)

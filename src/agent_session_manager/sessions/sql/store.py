@@ -23,6 +23,7 @@ from ...core.errors import (
     NotFound,
     RunNotFound,
     SessionNotFound,
+    StorageError,
     ValidationError,
 )
 from ...core.models import (
@@ -81,6 +82,12 @@ def run_refusal(session_exists: bool, stored: Row | None, run: Run) -> None:
     if stored[0] != run.session_id:
         raise AlreadyExists(f"run {run.id!r} already belongs to another session", details={"run_id": run.id})
     check_run_transition(RunStatus(stored[1]), run.status)
+
+
+def refused_without_reason(what: str) -> StorageError:
+    """A refused upsert whose reason vanished inside its own transaction (should not happen: the
+    refused row stays locked); nothing was written, and the call can be retried."""
+    return StorageError(f"the {what} upsert was refused but no reason was found; nothing was written")
 
 
 def session_missing(session_id: str) -> SessionNotFound:
