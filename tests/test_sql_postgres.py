@@ -9,10 +9,12 @@ import asyncpg
 import pytest
 
 from agent_session_manager import Event, EventType, Session, StorageConnectionFailed, open_store
-from agent_session_manager.sessions.base import SessionStore
+from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.postgres import PostgresSessionStore
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES
+from agent_session_manager.sessions.sql.statements import SESSION_SELECT
+from agent_session_manager.sessions.sql.store import events_query
 from agent_session_manager.testing import SessionStoreContract
 
 pytestmark = pytest.mark.postgres
@@ -145,3 +147,30 @@ async def test_unreachable_or_refused_server_is_a_clean_connection_error(url: st
     shown = f"{error} {error!r} {error.details} {error.to_dict()}"
     assert "hunter2" not in shown
     assert "***" in error.message
+
+
+async def test_event_pages_and_session_pages_are_index_range_scans(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    sessions = [await pg_store.save_session(Session(agent_id="a")) for _ in range(20)]
+    for session in sessions:
+        await pg_store.append_events(
+            [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(200)]
+        )
+    events_sql, events_args = events_query(EventQuery.build(sessions[3].id, after=150, limit=10))
+    connection = await asyncpg.connect(pg_store_url)
+    try:
+        await connection.execute(
+            "INSERT INTO asm_sessions (id, agent_id, status, tags, created_at, updated_at) "
+            "SELECT 'ses_bulk_' || g, 'a', 'pending', '{}', now() + g * interval '1 ms', now() "
+            "FROM generate_series(1, 5000) AS g; ANALYZE asm_events; ANALYZE asm_sessions"
+        )
+        plan = "\n".join(row[0] for row in await connection.fetch(f"EXPLAIN {events_sql}", *events_args))
+        assert "Index Scan using asm_events_session_id_sequence_number" in plan, plan
+        assert "Sort" not in plan, plan
+        sessions_sql = f"{SESSION_SELECT} WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3"
+        rows = await connection.fetch(f"EXPLAIN {sessions_sql}", sessions[10].created_at, sessions[10].id, 5)
+        plan = "\n".join(row[0] for row in rows)
+        assert "asm_sessions_created_at_id" in plan and "Sort" not in plan, plan
+    finally:
+        await connection.close()

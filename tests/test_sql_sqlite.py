@@ -12,9 +12,12 @@ import pytest
 
 from agent_session_manager import Event, EventType, Session, ValidationError, open_store
 from agent_session_manager.core.errors import Timeout
-from agent_session_manager.sessions.base import SessionStore
+from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
+from agent_session_manager.sessions.sql.rows import SQLITE
 from agent_session_manager.sessions.sql.sqlite import SQLiteSessionStore
+from agent_session_manager.sessions.sql.statements import SESSION_SELECT
+from agent_session_manager.sessions.sql.store import events_query
 from agent_session_manager.testing import SessionStoreContract
 
 
@@ -121,3 +124,38 @@ async def test_two_stores_on_one_file_see_each_others_appends(tmp_path: Path) ->
         await first.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
         got = await asyncio.wait_for(waiter, 15)
         assert [e.sequence_number for e in got] == [1]
+
+
+async def test_event_pages_and_session_pages_are_index_range_scans(tmp_path: Path) -> None:
+    """The queries the store runs for `get_events(after=, limit=)` and keyset pages start in the index,
+    so a page costs the same at any depth and any table size."""
+    path = tmp_path / "asm.db"
+    async with await open_store(f"sqlite:///{path}", migrate=True) as store:
+        session = await store.save_session(Session(agent_id="a"))
+        await store.append_events(
+            [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(50)]
+        )
+        page = await store.list_sessions(limit=1)
+        assert page.items
+    events_sql, events_args = events_query(EventQuery.build(session.id, after=40, limit=5))
+    connection = sqlite3.connect(path)
+    try:
+        plan = " ".join(
+            row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {SQLITE.sql(events_sql)}", events_args)
+        )
+        assert (
+            "USING INDEX asm_events_session_id_sequence_number (session_id=? AND sequence_number>?)" in plan
+        )
+        assert "TEMP B-TREE" not in plan
+        sessions_sql = SQLITE.sql(
+            f"{SESSION_SELECT} WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3"
+        )
+        plan = " ".join(
+            row[3]
+            for row in connection.execute(
+                f"EXPLAIN QUERY PLAN {sessions_sql}", ("2026-01-01T00:00:00.000000Z", "x", 5)
+            )
+        )
+        assert "asm_sessions_created_at_id" in plan and "TEMP B-TREE" not in plan
+    finally:
+        connection.close()
