@@ -9,14 +9,15 @@ from obstore.store import S3Store
 from agent_session_manager.testing.services import S3Target
 
 
-async def test_postgres_database_is_fresh_and_writable(postgres_url: str) -> None:
+async def test_postgres_database_is_private_and_writable(postgres_url: str) -> None:
     connection = await asyncpg.connect(postgres_url)
     try:
-        tables = await connection.fetchval(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
-        )
-        assert tables == 0
-        assert await connection.fetchval("SELECT 41 + 1") == 42
+        name = await connection.fetchval("SELECT current_database()")
+        assert name.startswith("asm_test_")
+        assert postgres_url.endswith("/" + name)
+        await connection.execute("CREATE TEMP TABLE probe (x int)")
+        await connection.execute("INSERT INTO probe VALUES (42)")
+        assert await connection.fetchval("SELECT x FROM probe") == 42
     finally:
         await connection.close()
 

@@ -699,7 +699,7 @@ class SessionStoreContract:
     @settings(
         max_examples=40,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
     )
     @given(payload=json_objects, metadata=json_objects)
     async def test_json_payloads_round_trip_exactly(
@@ -717,7 +717,7 @@ class SessionStoreContract:
     @settings(
         max_examples=40,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
     )
     @given(payload=json_objects, bad=poison, where=st.integers(0, 2))
     async def test_payloads_that_cannot_round_trip_are_rejected(
