@@ -31,7 +31,6 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
-import orjson
 
 from ...core.errors import (
     AlreadyExists,
@@ -140,17 +139,6 @@ _CONNECTION_LOST = (
     asyncpg.InternalClientError,  # a pooled connection whose reset failed after the server dropped it
 )
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
-
-
-async def _setup_connection(connection: asyncpg.Connection) -> None:
-    """jsonb in binary format: parameters arrive as orjson bytes, results leave as Python values."""
-    await connection.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda data: b"\x01" + data,
-        decoder=lambda data: orjson.loads(memoryview(data)[1:]),
-        format="binary",
-    )
 
 
 class _Pool:
@@ -305,7 +293,6 @@ class PostgresSessionStore(SQLSessionStore):
             )
         except (*_CONNECTION_LOST, *_REFUSED) as exc:
             raise self._unreachable(exc) from exc
-        await _setup_connection(connection)
         return connection
 
     async def _start(self) -> None:

@@ -72,7 +72,7 @@ class Dialect:
     sql: Callable[[str], str]
     timestamp_in: Callable[[datetime], Any]
     timestamp_out: Callable[[Any], datetime]
-    #: JSON document -> parameter (serialised once: orjson bytes on PostgreSQL, text on SQLite).
+    #: JSON document -> parameter (serialised once, by orjson, as text).
     json_in: Callable[[Any], Any]
     json_out: Callable[[Any], Any]
     tags_in: Callable[[list[str]], Any]
@@ -102,13 +102,15 @@ SQLITE = Dialect(
     tags_out=orjson.loads,
 )
 
+#: jsonb travels as text through asyncpg's built-in codec (C, no Python call per value): orjson
+#: serialises parameters and parses results.
 POSTGRES = Dialect(
     name="postgresql",
     sql=_identity,
     timestamp_in=_identity,
     timestamp_out=_identity,
-    json_in=orjson.dumps,
-    json_out=_identity,
+    json_in=_json_text,
+    json_out=orjson.loads,
     tags_in=_identity,
     tags_out=list,
 )
