@@ -68,20 +68,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Attempts of one operation when the server drops connections under it.
 _ATTEMPTS = 3
 
-_EVENT_TYPES = (
-    "text",
-    "text",
-    "timestamptz",
-    "text",
-    "text",
-    "bigint",
-    "jsonb",
-    "jsonb",
-    "integer",
-    "text",
-    "text",
-)
-_NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in _EVENT_TYPES)
+_NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in q.EVENT_CASTS)
 
 #: One append in one statement. Returns `('new', seq, NULLs)`, `('stored', NULL, <stored event>)` for a
 #: retried id (in any session: the caller tells same-session retry from `already_exists`), or
@@ -96,7 +83,7 @@ c AS (
     RETURNING last_sequence
 ),
 i AS (
-    INSERT INTO asm_events ({", ".join(f'"{c}"' for c in EVENT_COLUMNS)})
+    INSERT INTO asm_events ({q.column_list(EVENT_COLUMNS)})
     SELECT $1::text, $2::text, $3::timestamptz, $4::text, $5::text, c.last_sequence,
            $6::jsonb, $7::jsonb, $8::integer, $9::text, $10::text FROM c
     RETURNING sequence_number
@@ -136,7 +123,7 @@ _CONNECTION_LOST = (
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # a pooled connection whose reset failed after the server dropped it
+    asyncpg.InternalClientError,  # a protocol left in a broken state by a dropped connection
 )
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
 

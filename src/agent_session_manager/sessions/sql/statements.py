@@ -16,9 +16,8 @@ from ...core.models import RUN_TRANSITIONS, SESSION_TRANSITIONS
 from .rows import ARTIFACT_COLUMNS, EVENT_COLUMNS, RUN_COLUMNS, SESSION_COLUMNS
 
 
-def _columns(names: tuple[str, ...], table: str = "") -> str:
-    prefix = f"{table}." if table else ""
-    return ", ".join(f'{prefix}"{name}"' for name in names)
+def column_list(names: tuple[str, ...]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
 def _params(casts: tuple[str, ...]) -> str:
@@ -37,10 +36,10 @@ def _transitions(table: str, transitions: Mapping[Any, frozenset[Any]]) -> str:
     return f"({table}.status = excluded.status OR ({table}.status, excluded.status) IN (VALUES {pairs}))"
 
 
-SESSION_SELECT = f"SELECT {_columns(SESSION_COLUMNS)} FROM asm_sessions"
-RUN_SELECT = f"SELECT {_columns(RUN_COLUMNS)} FROM asm_runs"
-EVENT_SELECT = f"SELECT {_columns(EVENT_COLUMNS)} FROM asm_events"
-ARTIFACT_SELECT = f"SELECT {_columns(ARTIFACT_COLUMNS)} FROM asm_artifacts"
+SESSION_SELECT = f"SELECT {column_list(SESSION_COLUMNS)} FROM asm_sessions"
+RUN_SELECT = f"SELECT {column_list(RUN_COLUMNS)} FROM asm_runs"
+EVENT_SELECT = f"SELECT {column_list(EVENT_COLUMNS)} FROM asm_events"
+ARTIFACT_SELECT = f"SELECT {column_list(ARTIFACT_COLUMNS)} FROM asm_artifacts"
 
 _SESSION_CASTS = (
     "text",
@@ -70,6 +69,20 @@ _RUN_CASTS = (
     "text",
     "jsonb",
 )
+#: PostgreSQL types of `EVENT_COLUMNS`, for statements that need explicit casts.
+EVENT_CASTS = (
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "bigint",
+    "jsonb",
+    "jsonb",
+    "integer",
+    "text",
+    "text",
+)
 _ARTIFACT_CASTS = (
     "text",
     "text",
@@ -87,7 +100,7 @@ _ARTIFACT_CASTS = (
 
 #: Insert or update a session; refused (no row) when the status change is not allowed.
 UPSERT_SESSION = (
-    f"INSERT INTO asm_sessions ({_columns(SESSION_COLUMNS)}) VALUES ({_params(_SESSION_CASTS)}) "
+    f"INSERT INTO asm_sessions ({column_list(SESSION_COLUMNS)}) VALUES ({_params(_SESSION_CASTS)}) "
     f"ON CONFLICT (id) DO UPDATE SET {_assignments(SESSION_COLUMNS)} "
     f"WHERE {_transitions('asm_sessions', SESSION_TRANSITIONS)} RETURNING id"
 )
@@ -95,7 +108,7 @@ UPSERT_SESSION = (
 #: Insert or update a run; refused when its session is missing, the stored run belongs to another
 #: session, or the status change is not allowed.
 UPSERT_RUN = (
-    f"INSERT INTO asm_runs ({_columns(RUN_COLUMNS)}) SELECT {_params(_RUN_CASTS)} "
+    f"INSERT INTO asm_runs ({column_list(RUN_COLUMNS)}) SELECT {_params(_RUN_CASTS)} "
     "WHERE EXISTS (SELECT 1 FROM asm_sessions WHERE id = $2::text) "
     f"ON CONFLICT (id) DO UPDATE SET {_assignments(RUN_COLUMNS)} "
     "WHERE asm_runs.session_id = excluded.session_id "
@@ -130,7 +143,7 @@ DELETE_SESSION = tuple(
 
 #: Insert or replace the record of a key; refused when it names a session that does not exist.
 REGISTER_ARTIFACT = (
-    f"INSERT INTO asm_artifacts ({_columns(ARTIFACT_COLUMNS)}) SELECT {_params(_ARTIFACT_CASTS)} "
+    f"INSERT INTO asm_artifacts ({column_list(ARTIFACT_COLUMNS)}) SELECT {_params(_ARTIFACT_CASTS)} "
     "WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM asm_sessions WHERE id = $2::text) "
     f"ON CONFLICT (key) DO UPDATE SET {_assignments(ARTIFACT_COLUMNS, skip=('key',))} RETURNING id"
 )
@@ -150,6 +163,4 @@ RESERVE_SEQUENCES = (
     "RETURNING last_sequence"
 )
 
-INSERT_EVENT = (
-    f"INSERT INTO asm_events ({_columns(EVENT_COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 12))})"
-)
+INSERT_EVENT = f"INSERT INTO asm_events ({column_list(EVENT_COLUMNS)}) VALUES ({_params(EVENT_CASTS)})"
