@@ -1,4 +1,9 @@
-"""`asm`: look at stored agent sessions, follow them live and look after the database, without code."""
+"""`asm`: look at stored agent sessions, follow them live and look after the stores, without code.
+
+Every failure ends the same way: one line `error: [code] message` on stderr and a non-zero status
+(1 for errors of the library, 2 for a mistake on the command line, 130 for Ctrl-C); `--debug`
+(anywhere on the command line) shows the traceback instead. URLs are printed with secrets masked.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,28 @@ from typing import Annotated
 import typer
 
 from ..core.errors import ASMError
-from ..core.urls import redact_url
-from ..demo import record_demo
-from ..open import default_artifacts_url, default_database_url
-from . import db, events, sessions
-from .common import Settings, console, errors, open_sessions, run, settings, timeline
+from ..open import DEFAULT_SNAPSHOTS_URL, default_artifacts_url, default_database_url
+from . import artifacts, db, demo, doctor, events, maintenance, sessions, snapshots, transfer, usage
+from .common import Settings, error_line
 
 app = typer.Typer(
     name="asm",
-    help="agent-session-manager: durable memory for AI agents.",
+    help="agent-session-manager: durable memory for AI agents. Add --debug for tracebacks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(events.app, name="events")
+app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(snapshots.app, name="snapshots")
+app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+app.command("usage")(usage.usage)
+app.command("cost")(usage.cost)
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
+app.command("doctor")(doctor.doctor)
 
 
 @app.callback()
@@ -46,38 +58,26 @@ def root(
             help="Artifact store URL (default: file://./.asm/artifacts).",
         ),
     ] = None,
+    snapshots_url: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshots-url",
+            envvar="ASM_SNAPSHOTS_URL",
+            show_envvar=True,
+            help=f"Snapshot storage URL (default: {DEFAULT_SNAPSHOTS_URL}).",
+        ),
+    ] = None,
 ) -> None:
     """agent-session-manager: durable memory for AI agents. Add --debug for tracebacks."""
     ctx.obj = Settings(
         database_url=database_url or default_database_url(),
         artifacts_url=artifacts_url or default_artifacts_url(),
+        snapshots_url=snapshots_url or DEFAULT_SNAPSHOTS_URL,
     )
 
 
-@app.command()
-def demo(ctx: typer.Context) -> None:
-    """Record a scripted agent conversation, read it back and print its timeline."""
-
-    async def go() -> None:
-        async with await open_sessions(ctx, migrate=True) as store:
-            session, events = await record_demo(store)
-        console.print(
-            f"[bold]session[/bold] {session.id}  agent={session.agent_id}  "
-            f"status={session.status.value}  events={len(events)}  "
-            f"stored in {redact_url(settings(ctx).database_url)}",
-            highlight=False,
-        )
-        console.print(timeline(events))
-        console.print("\nLook at what was stored:", style="bold")
-        for command in (
-            "asm sessions list",
-            f"asm sessions show {session.id}",
-            f"asm events list {session.id} --type tool_call_completed",
-            f"asm events tail {session.id}",
-        ):
-            console.print(f"  .venv/bin/{command}", highlight=False)
-
-    run(go())
+#: Click's UsageError (Typer vendors Click in recent releases): every mistake on the command line.
+UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 def main() -> None:
@@ -86,9 +86,37 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        app()
+        status = app(standalone_mode=False)
     except ASMError as exc:
         if debug:
             raise
-        errors.print(f"error: [{exc.code}] {exc.message}", markup=False, highlight=False, soft_wrap=True)
+        error_line(exc.code, exc.message)
         sys.exit(1)
+    except UsageError as exc:
+        if debug:
+            raise
+        _usage_error(exc)
+    except typer.Abort:
+        error_line("aborted", "aborted")
+        sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        error_line(
+            "internal_error", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)"
+        )
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _usage_error(exc: Exception) -> None:
+    """A command-line mistake: the one-line error with a pointer to `--help` (or the help itself when a
+    command group was given no command), exit status 2."""
+    context = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+        sys.stdout.write(context.get_help() + "\n")
+        sys.exit(0)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    where = f" (see: {context.command_path} --help)" if context is not None else ""
+    error_line("usage_error", f"{message}{where}")
+    sys.exit(2)

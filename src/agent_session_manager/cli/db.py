@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from alembic.util import CommandError
 
+from ..core.errors import ValidationError
 from ..sessions.sql import migrations
 from ..sessions.sql.urls import display_url
 from .common import console, settings
@@ -53,5 +55,10 @@ def downgrade(
 ) -> None:
     """Take the schema down to REVISION."""
     target = _url(ctx, url)
-    migrations.downgrade(target, revision)
+    try:
+        migrations.downgrade(target, revision)
+    except CommandError as exc:  # Alembic's: an unknown or unreachable revision
+        raise ValidationError(
+            f"cannot downgrade to {revision!r}: {exc}", details={"revision": revision}
+        ) from None
     _show(target)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from .common import console, event_row, open_sessions, print_json, print_json_line, run, timeline
+from .common import (
+    AsJson,
+    Since,
+    Until,
+    console,
+    event_row,
+    open_sessions,
+    print_json,
+    print_json_line,
+    run,
+    say,
+    time_range,
+    timeline,
+)
 
 app = typer.Typer(help="Read and follow a session's event log.", no_args_is_help=True)
 
@@ -16,27 +28,21 @@ RunId = Annotated[str | None, typer.Option("--run", help="Only this run's events
 Types = Annotated[list[str] | None, typer.Option("--type", help="Only these event types (repeatable).")]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Command-line times without a zone are UTC (the store rejects naive datetimes)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 @app.command("list")
 def list_events(
     ctx: typer.Context,
     session_id: str,
     after: After = None,
     before: Annotated[int | None, typer.Option(help="Only events below this sequence number.")] = None,
-    since: Annotated[datetime | None, typer.Option(help="Only events at or after this time (UTC).")] = None,
-    until: Annotated[datetime | None, typer.Option(help="Only events at or before this time (UTC).")] = None,
+    since: Since = None,
+    until: Until = None,
     run_id: RunId = None,
     types: Types = None,
     limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """A session's events in order, with the filters of `get_events`."""
+    low, high = time_range(since, until)
 
     async def go() -> None:
         async with await open_sessions(ctx) as store:
@@ -44,8 +50,8 @@ def list_events(
                 session_id,
                 after=after,
                 before=before,
-                since=_aware(since),
-                until=_aware(until),
+                since=low,
+                until=high,
                 run_id=run_id,
                 types=types,
                 limit=limit,
@@ -79,6 +85,6 @@ def tail(
                 if as_json:
                     print_json_line(event.to_dict())
                 else:
-                    console.print("  ".join(event_row(event)), highlight=False, soft_wrap=True)
+                    say("  ".join(event_row(event)))
 
     run(go())
