@@ -7,7 +7,8 @@ offers `write`, `read`, `delete` (idempotent), `exists`, `list`, `local_path`, `
 `sync_from_remote`, `cleanup` and `close`. Paths are relative, `/`-separated and validated like object
 keys (`core.keys`): `..`, absolute paths, NUL and control characters raise `validation_error` before
 any I/O. The workspace never follows a symlink: an operation whose path goes through one raises
-`validation_error`, and a scan (`list`, `sync_*`) that meets a symlink pointing outside the directory
+`validation_error` (except that `write` replaces and `delete` removes a symlink at the path itself, never
+touching its target), and a scan (`list`, `sync_*`) that meets a symlink pointing outside the directory
 raises `validation_error` naming it, before anything is transferred. Symlinks pointing inside, FIFOs,
 sockets and devices are skipped (logged), never read.
 

@@ -119,6 +119,7 @@ def open_file(root: Path, path: str) -> Iterator[int]:
     parents, name = _split(path)
     with open_dir(root, path, parents, create=False) as dir_fd:
         try:
+            _check_regular(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode, path)
             fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             raise NotFound(f"no file {path!r} in the workspace", details={"path": path}) from None
@@ -127,16 +128,19 @@ def open_file(root: Path, path: str) -> Iterator[int]:
                 raise _symlink_error(path) from None
             raise exc
         try:
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISDIR(mode):
-                raise NotFound(f"{path!r} is a directory, not a file", details={"path": path})
-            if not stat.S_ISREG(mode):
-                raise ValidationError(
-                    f"{path!r} is not a regular file", details={"field": "path", "path": path}
-                )
+            _check_regular(os.fstat(fd).st_mode, path)  # swapped since the stat: still refused
             yield fd
         finally:
             os.close(fd)
+
+
+def _check_regular(mode: int, path: str) -> None:
+    if stat.S_ISLNK(mode):
+        raise _symlink_error(path)
+    if stat.S_ISDIR(mode):
+        raise NotFound(f"{path!r} is a directory, not a file", details={"path": path})
+    if not stat.S_ISREG(mode):
+        raise ValidationError(f"{path!r} is not a regular file", details={"field": "path", "path": path})
 
 
 def read_file(root: Path, path: str) -> bytes:
