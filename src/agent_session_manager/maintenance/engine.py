@@ -429,7 +429,9 @@ class BatchedMaintenance(ABC):
 
     def _registry(self) -> ArtifactRegistry:
         if not isinstance(self.store, ArtifactRegistry):
-            raise NotFound("this store keeps no artifact records")
+            raise ValidationError(
+                f"{type(self.store).__name__} keeps no artifact records", details={"field": "store"}
+            )
         return self.store
 
     async def _records_of(self, session_id: str) -> list[ArtifactRecord]:

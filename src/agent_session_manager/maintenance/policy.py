@@ -9,7 +9,8 @@ The seed validated some fields and then ignored them (`max_session_age_days`, `m
 * `hard_delete_after_days`: remove sessions soft-deleted more than N days ago, for good, with their runs,
   events, counter, artifact records and (when maintenance has an artifact store) the blobs.
 * `max_events_per_session`: prune each session's oldest events down to N.
-* `max_total_events`: then prune the oldest events of the whole store down to N.
+* `max_total_events`: then prune the oldest events (by timestamp) of the whole store down to N; events of
+  exempt sessions count but stay, events whose session is gone may be taken.
 * `prune_event_types_first`: pruning takes these types first (oldest first), then any other type that is
   not protected. Protected types (`PROTECTED_EVENT_TYPES`: session_created, run_started, run_completed,
   run_failed, error_occurred) are never pruned, so a session may stay above a cap when only they remain.

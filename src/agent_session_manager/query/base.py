@@ -8,10 +8,11 @@ Decisions every backend shares (the seed's SQL adapter fell short on each):
   a scope such as `query.sessions:updated_at_desc:<filter digest>`, so an edited cursor, or one reused with
   another order or other filters, raises `invalid_cursor` instead of silently returning another listing.
 * Limits: 50 sessions or runs, 100 events by default; 1 to 1,000, else `validation_error`.
-* Token counts are read from `Run.token_usage`: `input_tokens`, `output_tokens`, `total_tokens`,
-  `cache_read_tokens`, `cache_creation_tokens`. A JSON number counts (truncated to an integer); anything
-  else counts as 0. A run without a numeric `total_tokens` counts `input_tokens + output_tokens` (the seed
-  counted 0). `min_tokens` and `token_usage_desc` use that same total.
+* Token counts are read from `Run.token_usage` as `query.tokens` says: `input_tokens`, `output_tokens`,
+  `cache_read_tokens` and `cache_creation_tokens` (or Anthropic's `*_input_tokens` names), `total_tokens`.
+  A JSON number counts (truncated to an integer); anything else counts as 0. A run without a numeric
+  `total_tokens` totals its other counters (the seed counted 0). `min_tokens` and `token_usage_desc` use
+  that same total.
 * Time ranges are inclusive at both ends and need timezone-aware datetimes.
 """
 
