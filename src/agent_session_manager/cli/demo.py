@@ -100,7 +100,7 @@ def _program() -> str:
     """How to run this program again from the current directory."""
     me = Path(sys.argv[0])
     found = shutil.which("asm")
-    if found is not None and me.exists() and os.path.samefile(found, me):
+    if not me.is_file() or (found is not None and os.path.samefile(found, me)):
         return "asm"
     try:
         path = str(me.resolve().relative_to(Path.cwd().resolve()))
