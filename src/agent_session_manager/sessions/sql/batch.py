@@ -18,6 +18,13 @@ from ...core.models import Event
 from .rows import Dialect, event_params, stored_event
 
 
+def check_event(event: Any) -> Event:
+    """`event` if it is an `Event`, else `validation_error` (before anything is written)."""
+    if not isinstance(event, Event):
+        raise ValidationError("append takes Event objects", details={"got": type(event).__name__})
+    return event
+
+
 @dataclass
 class Batch:
     """Validated events in input order, de-duplicated by id, ready to be numbered and written."""
@@ -35,10 +42,7 @@ class Batch:
         checked: list[Event] = []
         unique: dict[str, Event] = {}
         for event in events:
-            if not isinstance(event, Event):
-                raise ValidationError(
-                    "append_events takes Event objects", details={"got": type(event).__name__}
-                )
+            check_event(event)
             if flush_session is not None and event.session_id != flush_session:
                 raise ValidationError(
                     "flush: every event must belong to the flushed session", details={"event_id": event.id}

@@ -43,7 +43,7 @@ from ...core.errors import (
 from ...core.models import Event, Run, Session
 from . import migrations
 from . import statements as q
-from .batch import Batch
+from .batch import Batch, check_event
 from .rows import (
     EVENT_COLUMNS,
     POSTGRES,
@@ -339,6 +339,12 @@ class PostgresSessionStore(SQLSessionStore):
                     await connection.execute(sql, *args)
 
         await self._use(work)
+
+    async def append_event(self, event: Event) -> Event:
+        """One event, one statement: no batch planning on the most frequent call."""
+        stored = await self._append_one(check_event(event))
+        self._wake(event.session_id)
+        return stored
 
     async def _append(self, batch: Batch) -> list[Event]:
         if len(batch.unique) == 1:
