@@ -597,6 +597,7 @@ def _write_readme(lines: list[str], elapsed: float) -> None:
             "",
             "<!-- sql-notes -->",
             "",
+            "",
         ]
     )
     text = README.read_text() if README.exists() else "# Benchmarks\n"
