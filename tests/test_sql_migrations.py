@@ -193,3 +193,17 @@ def test_migrating_an_unreachable_server_names_the_host_not_the_password() -> No
         migrations.status("postgresql://asm:hunter2-secret@127.0.0.1:1/db")
     assert "127.0.0.1:1" in info.value.message
     assert "hunter2" not in f"{info.value} {info.value.details}"
+
+
+async def test_an_outdated_schema_names_the_pending_migrations(empty_url: str) -> None:
+    await migrations.upgrade_async(empty_url, "0001")
+    assert await migrations.status_async(empty_url) == ("0001", migrations.head())
+    with pytest.raises(MigrationRequired) as info:
+        await open_store(empty_url)
+    pending = info.value.details["pending"]
+    assert info.value.details["current"] == "0001"
+    assert pending and pending[-1].startswith(migrations.head())
+    assert all(step.split()[0] in info.value.message for step in pending)
+    async with await open_store(empty_url, migrate=True) as store:
+        assert (await store.list_sessions()).items == []
+    assert await migrations.status_async(empty_url) == (migrations.head(), migrations.head())
