@@ -5,8 +5,8 @@
   retryable `timeout` error, once that time has passed).
 * `synchronous=NORMAL` by default: a commit is atomic and consistent, and survives a crash of the
   process, but the last commits before a power loss or OS crash may be lost (WAL is fsynced at
-  checkpoints, not per commit). `?synchronous=FULL` fsyncs the WAL on every commit (about 4x slower
-  here, `bench/README.md`).
+  checkpoints, not per commit). `?synchronous=FULL` fsyncs the WAL on every commit (about 3x slower
+  per single append).
 * No await per statement: an operation's statements run together, in one place. A write is one
   `BEGIN IMMEDIATE` ... `COMMIT` on a writer thread that owns its connection (one thread hop, ~60 µs
   here), except that small writes (up to 128 events) and bounded reads (a page, one row) run directly
