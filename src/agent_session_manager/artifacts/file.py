@@ -11,8 +11,9 @@ modification time), then 16 bytes: the trailer's length (8 bytes, big-endian) an
 a reader could pair new bytes with an old checksum. The trailer goes last so that `put_stream` can write
 an object of unknown size and checksum in one pass.
 
-Writes are atomic and durable: a temporary file in the target directory, fsync, rename over the old
-version, fsync of the directory (and of every directory created on the way). Two writers racing on one
+Writes are atomic and durable: a temporary file in the target directory, fdatasync, rename over the
+old version, fsync of the directory (and of every directory created on the way). Objects of 1 MiB and
+more are hashed on another thread while their bytes are written and flushed. Two writers racing on one
 key leave one complete version. A crash can leave a stray `*.tmp` file, never a torn artifact; listing
 ignores it. `fsync=false` (URL query or option) skips the fsyncs for scratch data.
 Reads verify size and SHA-256 (`ChecksumMismatch`); a damaged or truncated trailer is a mismatch too.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import errno
 import os
 import secrets
@@ -68,6 +70,10 @@ _FOOTER = struct.Struct(">Q8s")
 _MAX_TRAILER = 64 * 1024
 _BLOB, _DIR, _TMP = ".blob", ".d", ".tmp"
 _OPEN_RETRIES = 5
+#: Files up to this size are read whole in one call by `get`.
+SMALL_FILE_BYTES = 256 * 1024
+#: How much of a file's end is read at first to find its trailer (most trailers are shorter).
+_TAIL_GUESS = 4096
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -143,11 +149,17 @@ class _AtomicFile:
         if self._store.fsync:
             os.fdatasync(self.fd)
 
-    def commit(self, tail: bytes) -> None:
+    def write_at(self, offset: int, data: bytes) -> None:
+        """Overwrite bytes already written (the file's size does not change)."""
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    def commit(self, tail: bytes = b"") -> None:
         """Append `tail`, flush, and atomically replace the target."""
         _write_all(self.fd, tail)
-        if self._store.fsync:
-            os.fsync(self.fd)
+        self.sync_data()
         os.close(self.fd)
         self.fd = -1
         os.replace(self.temp, self.path)
@@ -223,14 +235,29 @@ class FileArtifactStore(ArtifactStoreBase):
             hash_in_background(view) if len(view) >= PARALLEL_HASH_BYTES else sha256_hex(view)
         )
 
-        def finish(target: _AtomicFile) -> ArtifactInfo:
+        def write(target: _AtomicFile) -> ArtifactInfo:
             target.write(view)
             if isinstance(digest, str):
-                return ArtifactInfo(key, len(view), digest, kind, extra, utc_now())
+                info = ArtifactInfo(key, len(view), digest, kind, extra, utc_now())
+                target.commit(encode_trailer(info))
+                return info
+            # The trailer's length does not depend on the digest (64 hex digits): write it with a
+            # placeholder and flush everything while the hash finishes, then put the digest in place.
+            # The last flush then rewrites one block and no file size, which is cheap.
+            pending = ArtifactInfo(key, len(view), "0" * 64, kind, extra, utc_now())
+            target.write(encode_trailer(pending))
             target.sync_data()
-            return ArtifactInfo(key, len(view), digest.result(), kind, extra, utc_now())
+            info = dataclasses.replace(pending, sha256=digest.result())
+            target.write_at(len(view), encode_trailer(info))
+            target.commit()
+            return info
 
-        return self._atomic(path, key, finish)
+        target = self._guard(key, _AtomicFile, self, path)
+        try:
+            return self._guard(key, write, target)
+        except BaseException:
+            target.discard()
+            raise
 
     async def put_stream(
         self,
@@ -250,16 +277,6 @@ class FileArtifactStore(ArtifactStoreBase):
             await asyncio.to_thread(self._guard, key, target.commit, encode_trailer(info))
         except BaseException:
             await asyncio.to_thread(target.discard)
-            raise
-        return info
-
-    def _atomic(self, path: str, key: str, write: Callable[[_AtomicFile], ArtifactInfo]) -> ArtifactInfo:
-        target = self._guard(key, _AtomicFile, self, path)
-        try:
-            info = self._guard(key, write, target)
-            self._guard(key, target.commit, encode_trailer(info))
-        except BaseException:
-            target.discard()
             raise
         return info
 
@@ -312,9 +329,19 @@ class FileArtifactStore(ArtifactStoreBase):
         return await asyncio.to_thread(self._guard, key, self._get, path, key)
 
     def _get(self, path: str, key: str) -> bytes:
-        handle, info = self._open_handle(path, key)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"no artifact {key!r} in the {self._where}", details={"key": key}) from None
         with handle:
-            data = handle.read(info.size)
+            if os.fstat(handle.fileno()).st_size <= SMALL_FILE_BYTES:
+                # Small files: one read for bytes and record alike.
+                raw = handle.read()
+                info = self._parse(raw, len(raw), key)
+                data = raw[: info.size]
+            else:
+                info = self._read_record(handle, key)
+                data = handle.read(info.size)
         check_integrity(data, sha256_hex(data), info, self._where)
         return data
 
@@ -357,24 +384,38 @@ class FileArtifactStore(ArtifactStoreBase):
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no artifact {key!r} in the {self._where}", details={"key": key}) from None
         try:
-            end = os.fstat(handle.fileno()).st_size
-            if end < _FOOTER.size:
-                raise mismatch(self._where, key, "is truncated (no trailer)")
-            handle.seek(end - _FOOTER.size)
-            length, magic = _FOOTER.unpack(handle.read(_FOOTER.size))
-            if magic != MAGIC or length > min(_MAX_TRAILER, end - _FOOTER.size):
-                raise mismatch(self._where, key, "is truncated or damaged (bad trailer)")
-            handle.seek(end - _FOOTER.size - length)
-            info = _decode_trailer(handle.read(length), key, self._where)
-            if info.size != end - _FOOTER.size - length:
-                raise mismatch(
-                    self._where, key, f"holds {end - _FOOTER.size - length} bytes, {info.size} were stored"
-                )
-            handle.seek(0)
+            info = self._read_record(handle, key)
         except BaseException:
             handle.close()
             raise
         return handle, info
+
+    def _read_record(self, handle: IO[bytes], key: str) -> ArtifactInfo:
+        """The checked trailer of an open artifact file, which is left at its first byte."""
+        end = os.fstat(handle.fileno()).st_size
+        tail = min(end, _FOOTER.size + _TAIL_GUESS)
+        handle.seek(end - tail)
+        info = self._parse(handle.read(tail), end, key, handle)
+        handle.seek(0)
+        return info
+
+    def _parse(self, tail: bytes, end: int, key: str, handle: IO[bytes] | None = None) -> ArtifactInfo:
+        """The record in `tail`, the last bytes of a file of `end` bytes (more are read from `handle`
+        when the trailer is longer than `tail`)."""
+        if end < _FOOTER.size or len(tail) < _FOOTER.size:
+            raise mismatch(self._where, key, "is truncated (no trailer)")
+        length, magic = _FOOTER.unpack(tail[-_FOOTER.size :])
+        if magic != MAGIC or length > min(_MAX_TRAILER, end - _FOOTER.size):
+            raise mismatch(self._where, key, "is truncated or damaged (bad trailer)")
+        if length + _FOOTER.size > len(tail) and handle is not None:
+            handle.seek(end - _FOOTER.size - length)
+            tail = handle.read(length + _FOOTER.size)
+        info = _decode_trailer(tail[-_FOOTER.size - length : -_FOOTER.size], key, self._where)
+        if info.size != end - _FOOTER.size - length:
+            raise mismatch(
+                self._where, key, f"holds {end - _FOOTER.size - length} bytes, {info.size} were stored"
+            )
+        return info
 
     async def list(
         self, prefix: str = "", *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None

@@ -18,8 +18,9 @@ Objects larger than `part_size` (default 5 MiB, the S3 minimum) go up as multipa
 `max_concurrency` parts in flight (default 12); obstore aborts a multipart upload that fails, so a
 failed put is never visible and leaves no parts behind. `put_stream` must know the SHA-256 before the
 upload starts (S3 metadata is fixed when an upload begins), so it first spools the stream: in memory up
-to one part, beyond that to a temporary file in `spool_dir` (default: the system's temporary directory),
-which is removed afterwards; it then uploads from that file with at most ~32 MiB in flight.
+to one part, beyond that to an anonymous temporary file in `spool_dir` (default: the system's temporary
+directory; the file disappears when closed, even after a crash); it then uploads from that file with at
+most `STREAM_BUDGET` (24 MiB) of parts in flight, so memory stays flat whatever the object's size.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import binascii
 import builtins
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import IO, Any
 
 import obstore
@@ -68,7 +68,7 @@ SHA256_ATTRIBUTE = "asm-sha256"
 METADATA_ATTRIBUTE = "asm-metadata"
 MIN_PART_SIZE = 5 * 1024 * 1024
 #: Bytes that `put_stream` keeps in flight at most (parts being uploaded).
-STREAM_BUDGET = 32 * 1024 * 1024
+STREAM_BUDGET = 24 * 1024 * 1024
 _OWN_SETTINGS = ("part_size", "max_concurrency", "spool_dir", "verify")
 
 
@@ -86,24 +86,33 @@ class _Spool:
             self._memory += view
             return
         if self._file is None:
-            self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - removed by close()
-                prefix="asm-spool-", suffix=".tmp", dir=self._directory, delete=False
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed by close()
+                prefix="asm-spool-", suffix=".tmp", dir=self._directory
             )
             self._file.write(self._memory)
             self._memory = bytearray()
         self._file.write(view)
 
-    def source(self) -> memoryview | Path:
-        """What to upload: the bytes, or the path of the flushed spool file."""
+    def source(self) -> memoryview | AsyncIterator[bytes]:
+        """What to upload: the bytes, or the spool file's content in chunks.
+
+        obstore reading the file itself would hold about twice the parts in flight in memory; chunks
+        handed over as `bytes` are split into parts without copies.
+        """
         if self._file is None:
             return memoryview(self._memory)
-        self._file.close()
-        return Path(self._file.name)
+        self._file.flush()
+        self._file.seek(0)
+        return self._chunks(self._file)
+
+    @staticmethod
+    async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+        while chunk := await asyncio.to_thread(file.read, CHUNK_BYTES):
+            yield chunk
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-            Path(self._file.name).unlink(missing_ok=True)
 
 
 class S3ArtifactStore(ArtifactStoreBase):
