@@ -273,6 +273,9 @@ def test_events_list_filters(cli: Cli) -> None:
     assert (
         len(cli.json("events", "list", session.id, "--since", "1h", "--until", "2099-01-01T00:00:00Z")) == 3
     )
+    latest = cli.json("sessions", "show", session.id, "--events", "2")["events"]
+    assert [e["sequence_number"] for e in latest] == [2, 3]
+    assert "the last 2 of 3 events" in cli.ok("sessions", "show", session.id, "--events", "2")
 
 
 def test_sessions_delete_needs_confirmation_and_removes_blobs(cli: Cli) -> None:

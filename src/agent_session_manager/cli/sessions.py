@@ -88,8 +88,18 @@ def list_sessions(
 
 
 @app.command("show")
-def show(ctx: typer.Context, session_id: str, as_json: AsJson = False) -> None:
-    """A session with its totals, its runs (token usage, cost), its artifacts and its event timeline.
+def show(
+    ctx: typer.Context,
+    session_id: str,
+    last: Annotated[
+        int,
+        typer.Option(
+            "--events", min=0, help="Show the last N events of the timeline (asm events list: all)."
+        ),
+    ] = 100,
+    as_json: AsJson = False,
+) -> None:
+    """A session with its totals, its runs (token usage, cost), its artifacts and its latest events.
 
     A run's cost is the one stored with it, else its token usage priced with the built-in table.
     """
@@ -114,7 +124,9 @@ def show(ctx: typer.Context, session_id: str, as_json: AsJson = False) -> None:
                 artifacts.extend(records.items)
                 if (cursor := records.next_cursor) is None:
                     break
-            events = await store.get_events(session_id)
+            events = (
+                await store.get_events(session_id, after=max(0, stats.latest_sequence - last)) if last else []
+            )
         if as_json:
             print_json(
                 {
@@ -146,6 +158,11 @@ def show(ctx: typer.Context, session_id: str, as_json: AsJson = False) -> None:
         if artifacts:
             console.print(_artifacts_table(artifacts))
         console.print(timeline(events))
+        if len(events) < stats.event_count:
+            say(
+                f"the last {len(events)} of {stats.event_count} events; "
+                f"all of them: asm events list {session.id}"
+            )
 
     run(go())
 
