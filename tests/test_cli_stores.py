@@ -64,7 +64,7 @@ def test_artifacts_put_ls_get_rm(cli: Cli) -> None:
     cli.fails("validation_error", "artifacts", "put", "../escape", "report.txt")
     cli.fails("validation_error", "artifacts", "put", "reports/c", "report.txt", "--metadata", "[1]")
     cli.fails("session_not_found", "artifacts", "put", "reports/c", "report.txt", "--session", "ses_nope")
-    cli.fails("storage_error", "artifacts", "put", "reports/c", "missing.txt")
+    cli.fails("validation_error", "artifacts", "put", "reports/c", "missing.txt")
     assert [a["key"] for a in cli.json("artifacts", "ls")["artifacts"]] == ["reports/a.txt", "reports/b.bin"]
 
     removed = cli.ok("artifacts", "rm", "reports/b.bin", "reports/never")

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, TypeVar, cast
 
@@ -120,17 +120,12 @@ def parse_time(text: str | None, option: str) -> datetime | None:
         return None
     value = text.strip()
     age = _AGE.fullmatch(value)
-    if age:
-        return utc_now() - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(
-            f"{option} {text!r}: expected {TIME_HELP}",
-            details={"field": option},
-        ) from None
-    if len(value) == 10:  # a bare date: midnight UTC
-        parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        if age:
+            return utc_now() - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        parsed = datetime.fromisoformat(value)  # a bare date is midnight
+    except (ValueError, OverflowError):
+        raise ValidationError(f"{option} {text!r}: expected {TIME_HELP}", details={"field": option}) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -179,14 +174,15 @@ READ_CHUNK = 1 << 20
 
 @contextmanager
 def input_file(source: str) -> Iterator[BinaryIO]:
-    """The file at `source` opened for reading (closed afterwards), or standard input for `-`."""
+    """The file at `source` opened for reading (closed afterwards), or standard input for `-`; a file
+    that cannot be opened is a bad argument (`validation_error`)."""
     if source == "-":
         yield sys.stdin.buffer
         return
     try:
         stream = open(source, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise StorageError(
+        raise ValidationError(
             f"cannot read {source!r}: {exc.strerror or exc}", details={"path": source}
         ) from None
     with stream:
