@@ -58,6 +58,18 @@ async def test_temporary_by_default_kept_on_request(tmp_path: Path) -> None:
     assert (tmp_path / "asm_ws_kept" / "a.txt").read_bytes() == b"a"
 
 
+async def test_relative_file_url_is_resolved_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with await asm.open_workspace_storage("file://./spaces", "rel", keep=True) as ws:
+        ref = await ws.write("notes/a.md", b"# hi")
+        assert ws.local_path() == tmp_path / "spaces" / "asm_ws_rel"
+    assert ref.storage_url == (tmp_path / "spaces" / "asm_ws_rel" / "notes" / "a.md").as_uri()
+    assert ref.content_type == "text/markdown"
+    assert (tmp_path / "spaces" / "asm_ws_rel" / "notes" / "a.md").read_bytes() == b"# hi"
+
+
 async def test_default_base_is_the_system_temp_dir() -> None:
     ws = await asm.open_workspace_storage()
     try:
@@ -156,6 +168,8 @@ def test_compute_checksum_is_lowercase_sha256_hex() -> None:
         ("bundle.tar.gz", "application/gzip"),
         ("script.py", "text/x-python"),
         ("song.mp3", "audio/mpeg"),
+        ("NOTES.md", "text/markdown"),
+        ("config.yml", "application/yaml"),
         ("Makefile", "application/octet-stream"),
         ("strange.unknownext", "application/octet-stream"),
         ("dir.d/noext", "application/octet-stream"),

@@ -45,6 +45,17 @@ CONJURE_CONTENT_TYPES: dict[str, str] = {
     ".gz": "application/gzip",
 }
 
+#: Common types that the standard library's built-in table lacks (it is consulted after these).
+EXTRA_CONTENT_TYPES: dict[str, str] = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".toml": "application/toml",
+    ".jsonl": "application/jsonl",
+    ".ndjson": "application/x-ndjson",
+}
+
 _BUILTIN_TYPES = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
 
 
@@ -87,7 +98,7 @@ def guess_content_type(path: str) -> str:
     extension = posixpath.splitext(path)[1].lower()
     if not extension:
         return DEFAULT_CONTENT_TYPE
-    known = CONJURE_CONTENT_TYPES.get(extension)
+    known = CONJURE_CONTENT_TYPES.get(extension) or EXTRA_CONTENT_TYPES.get(extension)
     if known is not None:
         return known
     guessed, _ = _BUILTIN_TYPES.guess_type("x" + extension, strict=False)

@@ -131,7 +131,7 @@ class LocalWorkspaceStorage:
         callbacks = FileCallbacks.pop_from(options)
         reject_unknown(options)
         sid = validate_session_id(session_id if session_id is not None else generate_session_id())
-        base = Path(base_path) if base_path is not None else Path(tempfile.gettempdir())
+        base = Path(base_path).absolute() if base_path is not None else Path(tempfile.gettempdir())
         directory, index = await asyncio.to_thread(prepare_directory, base, f"asm_ws_{sid}")
         return cls(sid, directory, index, callbacks, keep)
 
