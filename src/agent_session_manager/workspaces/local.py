@@ -131,7 +131,7 @@ class LocalWorkspaceStorage:
         callbacks = FileCallbacks.pop_from(options)
         reject_unknown(options)
         sid = validate_session_id(session_id if session_id is not None else generate_session_id())
-        base = Path(base_path).absolute() if base_path is not None else Path(tempfile.gettempdir())
+        base = Path(base_path) if base_path is not None else Path(tempfile.gettempdir())
         directory, index = await asyncio.to_thread(prepare_directory, base, f"asm_ws_{sid}")
         return cls(sid, directory, index, callbacks, keep)
 
@@ -347,7 +347,9 @@ class LocalWorkspaceStorage:
 def prepare_directory(base: Path, name: str) -> tuple[Path, Index]:
     """Create `base/name/` (and `base`) and load the index beside it. An index without its directory
     (removed by hand or by a temp cleaner) describes files that are not there: it is dropped, so
-    that a sync cannot mistake the missing files for deletions."""
+    that a sync cannot mistake the missing files for deletions. A relative `base` is taken from the
+    working directory now, so that `file://` URIs of the files can be made later."""
+    base = base.absolute()
     directory = base / name
     index_path = base / f"{name}.index.json"
     try:
