@@ -50,8 +50,10 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_METADATA_BYTES = 1024
 #: Chunk size of `open_read` and of the batches `put_stream` hands to worker threads.
 CHUNK_BYTES = 1 << 20
-#: From this size on, SHA-256 runs in a worker thread (in parallel with the copy or the write).
-PARALLEL_HASH_BYTES = 1 << 20
+#: From this size on, SHA-256 runs on a worker thread (hashlib releases the GIL) in parallel with the
+#: copy, instead of on the event loop (about 0.5 ms per MiB). Below it the thread hop costs more than it
+#: saves when many operations are in flight (see bench/README.md).
+OFF_LOOP_HASH_BYTES = 8 << 20
 
 BytesLike = bytes | bytearray | memoryview
 #: What `put` accepts: one bytes-like object or a list/tuple of them.
@@ -230,7 +232,7 @@ def hash_in_background(data: BytesLike) -> Future[str]:
 
 async def sha256_of(data: memoryview) -> str:
     """SHA-256 of `data`, off the event loop when it is large."""
-    if len(data) < PARALLEL_HASH_BYTES:
+    if len(data) < OFF_LOOP_HASH_BYTES:
         return sha256_hex(data)
     return await asyncio.wrap_future(hash_in_background(data))
 
@@ -254,7 +256,7 @@ def check_integrity(data: BytesLike, digest: str, info: ArtifactInfo, where: str
 
 async def verified_bytes(buffer: BytesLike, info: ArtifactInfo, where: str) -> bytes:
     """`buffer` as `bytes` after checking it against `info`; large buffers hash while they are copied."""
-    if len(buffer) < PARALLEL_HASH_BYTES:
+    if len(buffer) < OFF_LOOP_HASH_BYTES:
         check_integrity(buffer, sha256_hex(buffer), info, where)
         return bytes(buffer)
     digest = hash_in_background(buffer)

@@ -43,7 +43,6 @@ from ..core.keys import validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 from .base import (
     CHUNK_BYTES,
-    PARALLEL_HASH_BYTES,
     ArtifactInfo,
     ArtifactReader,
     ArtifactStoreBase,
@@ -70,6 +69,8 @@ _FOOTER = struct.Struct(">Q8s")
 _MAX_TRAILER = 64 * 1024
 _BLOB, _DIR, _TMP = ".blob", ".d", ".tmp"
 _OPEN_RETRIES = 5
+#: From this size on, a put hashes on another thread while the bytes are written and flushed.
+PARALLEL_HASH_BYTES = 1 << 20
 #: Files up to this size are read whole in one call by `get`.
 SMALL_FILE_BYTES = 256 * 1024
 #: How much of a file's end is read at first to find its trailer (most trailers are shorter).
