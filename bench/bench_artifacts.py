@@ -116,15 +116,20 @@ def amount(size: int, count: int, unit: str) -> float:
 # -- S3 -------------------------------------------------------------------------------------------
 
 
-async def bench_s3(target: S3Target, quick: bool) -> None:
-    store = await open_artifact_store(target.url("ours"), **target.credentials())
-    raw = S3Store(
+def raw_store(target: S3Target) -> S3Store:
+    """A bare obstore client on the benchmark's bucket."""
+    return S3Store(
         target.bucket,
         endpoint=target.endpoint,
         region=target.region,
         client_options={"allow_http": True},
         **target.credentials(),
     )
+
+
+async def bench_s3(target: S3Target, quick: bool) -> None:
+    store = await open_artifact_store(target.url("ours"), **target.credentials())
+    raw = raw_store(target)
     for label, size, operations, unit in sizes(quick):
         data = os.urandom(size)
         digest = sha256(data)
@@ -288,13 +293,7 @@ async def bench_streams(target: S3Target, scratch: str, quick: bool) -> None:
     label = "16 MiB" if quick else "1 GiB"
     file_store = FileArtifactStore(os.path.join(scratch, "streams"))
     s3 = await open_artifact_store(target.url("streams"), **target.credentials())
-    raw = S3Store(
-        target.bucket,
-        endpoint=target.endpoint,
-        region=target.region,
-        client_options={"allow_http": True},
-        **target.credentials(),
-    )
+    raw = raw_store(target)
     rate, growth = await round_trip(file_store, "big", total, block)
     print(
         f"file put_stream + open_read {label}: {rate:,.0f} MB/s, peak RSS growth {growth / MIB:.1f} MiB"

@@ -25,10 +25,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from .artifacts.base import ArtifactInfo, ArtifactReader, ArtifactStore, Chunks, Data, iterate_chunks
+from .artifacts.base import (
+    ArtifactInfo,
+    ArtifactReader,
+    ArtifactStore,
+    AsyncClosing,
+    Chunks,
+    Data,
+    iterate_chunks,
+)
 from .artifacts.registry import ArtifactRegistry, ArtifactTotals
 from .core.errors import ASMError, SessionNotFound, StorageError, ValidationError
 from .core.json import JSONObject
@@ -48,7 +55,7 @@ class RegistryStore(SessionStore, ArtifactRegistry, Protocol):
     """A session store that also keeps artifact records (every session backend of this library)."""
 
 
-class CompositeSessionStore:
+class CompositeSessionStore(AsyncClosing):
     """`SessionStore` + `ArtifactRegistry` + `ArtifactStore` by delegation to two stores."""
 
     def __init__(self, sessions: SessionStore, artifacts: ArtifactStore) -> None:
@@ -294,17 +301,6 @@ class CompositeSessionStore:
             await self.sessions.close()
         finally:
             await self._blob("close", self.artifacts.close())
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- internals ------------------------------------------------------------------------------
 

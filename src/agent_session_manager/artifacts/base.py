@@ -151,8 +151,8 @@ class ArtifactStore(Protocol):
     ) -> None: ...
 
 
-class ArtifactStoreBase:
-    """Async context management shared by the built-in backends."""
+class AsyncClosing:
+    """`async with x:` closes `x` at the end (stores, the composite, readers)."""
 
     async def close(self) -> None:
         """Nothing to release by default."""
@@ -308,7 +308,7 @@ async def iterate_chunks(chunks: Chunks) -> AsyncIterator[BytesLike]:
         )
 
 
-class ArtifactReader:
+class ArtifactReader(AsyncClosing):
     """The chunks of one stored object, checked against its recorded size and SHA-256.
 
     Use as `async with await store.open_read(key) as reader: async for chunk in reader: ...`.
@@ -387,17 +387,6 @@ class ArtifactReader:
             await aclose()
         if self._on_close is not None:
             await self._on_close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 # -- listing ---------------------------------------------------------------------------------------

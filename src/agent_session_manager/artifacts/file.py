@@ -45,7 +45,7 @@ from .base import (
     CHUNK_BYTES,
     ArtifactInfo,
     ArtifactReader,
-    ArtifactStoreBase,
+    AsyncClosing,
     Chunks,
     Data,
     ListPosition,
@@ -173,7 +173,7 @@ class _AtomicFile:
         Path(self.temp).unlink(missing_ok=True)
 
 
-class FileArtifactStore(ArtifactStoreBase):
+class FileArtifactStore(AsyncClosing):
     """An `ArtifactStore` on the local file system, under one root directory."""
 
     backend = "file"

@@ -22,7 +22,7 @@ from .base import (
     CHUNK_BYTES,
     ArtifactInfo,
     ArtifactReader,
-    ArtifactStoreBase,
+    AsyncClosing,
     Chunks,
     Data,
     as_view,
@@ -43,7 +43,7 @@ def _detached(info: ArtifactInfo) -> ArtifactInfo:
     return dataclasses.replace(info, metadata=loads(dumps(info.metadata)))
 
 
-class InMemoryArtifactStore(ArtifactStoreBase):
+class InMemoryArtifactStore(AsyncClosing):
     """An `ArtifactStore` in a dict of this process (lost when the process ends)."""
 
     backend = "memory"

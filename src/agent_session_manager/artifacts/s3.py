@@ -46,7 +46,7 @@ from .base import (
     DEFAULT_CONTENT_TYPE,
     ArtifactInfo,
     ArtifactReader,
-    ArtifactStoreBase,
+    AsyncClosing,
     Chunks,
     Data,
     ListPosition,
@@ -115,7 +115,7 @@ class _Spool:
             self._file.close()
 
 
-class S3ArtifactStore(ArtifactStoreBase):
+class S3ArtifactStore(AsyncClosing):
     """An `ArtifactStore` on one bucket and key prefix of an S3-compatible service."""
 
     backend = "s3"
