@@ -17,7 +17,10 @@ more are hashed on another thread while their bytes are written and flushed. Two
 key leave one complete version. A crash can leave a stray `*.tmp` file, never a torn artifact; listing
 ignores it. `fsync=false` (URL query or option) skips the fsyncs for scratch data.
 Reads verify size and SHA-256 (`ChecksumMismatch`); a damaged or truncated trailer is a mismatch too.
-Blocking file work runs in worker threads, one hop per operation.
+Blocking file work runs in worker threads, one hop per operation. `list` walks the directories below the
+prefix in key order and stops after the page, but reads (and sorts) every directory it enters: a page in
+a directory of a million keys costs a scan of that directory. Names are compared byte for byte, so on a
+case-insensitive or normalising file system (macOS) keys that differ only in case or normal form collide.
 """
 
 from __future__ import annotations

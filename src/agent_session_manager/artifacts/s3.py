@@ -12,7 +12,8 @@ Each object carries its content type as `Content-Type` and our record as user me
 `x-amz-meta-asm-sha256` (hex SHA-256 of the content) and `x-amz-meta-asm-metadata` (the caller's JSON
 metadata, base64url, because header values must be ASCII). `get`, `open_read` and `stat` read them back
 from the same response as the content, and reads verify the SHA-256. An object without our checksum
-(written by another tool) cannot be verified and reads as `ChecksumMismatch`.
+(written by another tool) cannot be verified and reads as `ChecksumMismatch`. The `ArtifactInfo` that
+`put` returns carries the client's clock as `modified_at`; `stat` gives the server's (whole seconds).
 
 Objects larger than `part_size` (default 5 MiB, the S3 minimum) go up as multipart uploads with up to
 `max_concurrency` parts in flight (default 12); obstore aborts a multipart upload that fails, so a
