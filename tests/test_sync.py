@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from agent_session_manager import Event, EventType, Session, sync
 
@@ -74,3 +75,13 @@ def test_sync_store_in_a_fresh_interpreter_exits_cleanly() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
     assert done.stdout.strip() == "x"
+
+
+def test_sync_artifact_reader_is_a_plain_iterator(tmp_path: Path) -> None:
+    blob = bytes(range(256)) * 4096
+    with sync.open_artifact_store(tmp_path.as_uri()) as artifacts:
+        artifacts.put("reports/big.bin", blob, content_type="application/octet-stream")
+        with artifacts.open_read("reports/big.bin") as reader:
+            assert reader.info.size == len(blob)
+            assert b"".join(reader) == blob
+        assert artifacts.get("reports/big.bin") == blob

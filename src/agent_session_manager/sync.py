@@ -11,6 +11,8 @@ threads, and from a thread while another event loop runs elsewhere in the proces
             ...
 
 Methods are looked up on the wrapped store, so every backend and every later method works unchanged.
+A call that returns an async iterator (an artifact reader, say) returns a plain iterator instead, which
+is also a context manager that closes the async one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -43,7 +45,7 @@ class _LoopThread:
             raise ValidationError("the sync facade cannot be called from inside its own event loop")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
-    def iterate(self, source: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, source: AsyncIterator[T]) -> Generator[T, None, None]:
         try:
             while True:
                 try:
@@ -67,6 +69,39 @@ async def _anext(source: AsyncIterator[T]) -> T:
     return await source.__anext__()
 
 
+class SyncIterator(Iterator[T]):
+    """A blocking view of an async iterator living on the facade's loop (e.g. `open_read`'s reader).
+
+    Other attributes (such as a reader's `info`) are those of the async iterator.
+    """
+
+    def __init__(self, runner: _LoopThread, source: AsyncIterator[T]) -> None:
+        self._runner = runner
+        self._source = source
+        self._items = runner.iterate(source)
+
+    def __next__(self) -> T:
+        return next(self._items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def close(self) -> None:
+        """Close the async iterator (and whatever it holds open)."""
+        self._items.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class SyncStore:
     """A blocking proxy of an async store; use as a context manager or call `close()`."""
 
@@ -84,8 +119,13 @@ class SyncStore:
         if inspect.isasyncgenfunction(attr):
             return lambda *args, **kwargs: self._runner.iterate(attr(*args, **kwargs))
         if inspect.iscoroutinefunction(attr):
-            return lambda *args, **kwargs: self._runner.run(attr(*args, **kwargs))
+            return lambda *args, **kwargs: self._blocking(self._runner.run(attr(*args, **kwargs)))
         return attr
+
+    def _blocking(self, result: Any) -> Any:
+        if hasattr(result, "__anext__"):
+            return SyncIterator(self._runner, result)
+        return result
 
     def close(self) -> None:
         """Close the store, then stop the private loop; idempotent."""
