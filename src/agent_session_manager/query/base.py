@@ -38,6 +38,8 @@ DEFAULT_SESSION_LIMIT = 50
 DEFAULT_RUN_LIMIT = 50
 DEFAULT_EVENT_LIMIT = 100
 MAX_QUERY_LIMIT = MAX_PAGE_SIZE
+#: The largest integer a filter or a cursor may carry: both databases store integers in 64 bits.
+MAX_INT64 = 2**63 - 1
 
 
 class SessionOrder(StrEnum):
@@ -201,9 +203,13 @@ class RunFilter:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValidationError(f"{name} must be a non-empty string", details={"field": name})
         if min_tokens is not None and (
-            isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0
+            isinstance(min_tokens, bool)
+            or not isinstance(min_tokens, int)
+            or not 0 <= min_tokens <= MAX_INT64
         ):
-            raise ValidationError("min_tokens must be an integer >= 0", details={"field": "min_tokens"})
+            raise ValidationError(
+                "min_tokens must be an integer from 0 to 2**63 - 1", details={"field": "min_tokens"}
+            )
         after = _when(started_after, "started_after")
         before = _when(started_before, "started_before")
         _range(after, before, ("started_after", "started_before"))

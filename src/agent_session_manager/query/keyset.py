@@ -5,7 +5,7 @@ session), all in the same direction, so "the rows after this cursor" is one row-
 index answers (`(updated_at, id) < (:u, :id)`), and page N costs what page 1 costs. The cursor holds the
 key of the page's last row, signed over the scope `query.<resource>:<order>:<filter digest>` with
 `core.pagination`; decoding also checks the key's shape, so even a cursor forged with a known secret cannot
-smuggle a wrong type into a query.
+smuggle a wrong type, or an integer beyond 64 bits, into a query.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import orjson
 
 from ..core.errors import InvalidCursor
 from ..core.pagination import Page, decode_cursor, encode_cursor
-from .base import EventOrder, RunOrder, SessionOrder
+from .base import MAX_INT64, EventOrder, RunOrder, SessionOrder
 from .tokens import total_tokens
 
 T = TypeVar("T")
@@ -55,11 +55,16 @@ class Keyset:
         for value, kind in zip(raw, self.kinds, strict=True):
             if kind is datetime:
                 key.append(_datetime(value))
-            elif isinstance(value, kind) and not isinstance(value, bool):
+            elif isinstance(value, kind) and not isinstance(value, bool) and _in_range(value):
                 key.append(value)
             else:
                 raise InvalidCursor()
         return tuple(key)
+
+
+def _in_range(value: Any) -> bool:
+    """An integer must fit the databases' 64 bits (a larger one would fail in the driver, not here)."""
+    return not isinstance(value, int) or -MAX_INT64 - 1 <= value <= MAX_INT64
 
 
 def _datetime(value: Any) -> datetime:

@@ -37,8 +37,9 @@ from ..core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Sess
 from ..core.pagination import Page
 from ..pricing import PricingTable, ProviderPricing, Rates
 from ..query import query_api
-from ..query.base import QueryAPI
+from ..query.base import EventFilter, EventOrder, QueryAPI, RunFilter, RunOrder
 from ..query.export import SessionExport, import_session, stream_session_jsonl
+from ..query.keyset import EVENT_KEYSETS, RUN_KEYSETS
 from ..sessions.base import SessionStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -270,6 +271,25 @@ class QueryAPIContract:
             await api.search_sessions(cursor=listing.next_cursor)
         again = await api.search_sessions(limit=2, agent_id="alpha", cursor=cursor)
         assert len(again.items) == 2
+
+    async def test_forged_cursors_of_the_wrong_shape_are_invalid(self, api: QueryAPI, corpus: Corpus) -> None:
+        """A cursor signed for the right scope (the default secret is public) still cannot carry a key of
+        the wrong shape or an integer beyond 64 bits into a query: `invalid_cursor`, never a driver error."""
+        tokens = RUN_KEYSETS[RunOrder.TOKEN_USAGE_DESC]
+        sequence = EVENT_KEYSETS[EventOrder.SEQUENCE_ASC]
+        runs, events = RunFilter.build().fingerprint(), EventFilter.build().fingerprint()
+        for key in ([2**63, "run"], [2**64 - 1, "run"], ["many", "run"], [True, "run"], [1]):
+            with pytest.raises(InvalidCursor):
+                await api.search_runs(order_by="token_usage_desc", cursor=tokens.encode(tuple(key), runs))
+        for key in (["ses", 2**63], ["ses", 1.5], [7, 1]):
+            with pytest.raises(InvalidCursor):
+                await api.search_events(cursor=sequence.encode(tuple(key), events))
+        edge = await api.search_runs(order_by="token_usage_desc", cursor=tokens.encode((2**63 - 1, ""), runs))
+        assert {r.id for r in edge.items} <= {r.id for r in corpus.runs}
+        for bad in (2**63, 2**70):
+            with pytest.raises(ValidationError):
+                await api.search_runs(min_tokens=bad)
+        assert (await api.search_runs(min_tokens=2**63 - 1)).items == []
 
     async def test_limits_default_and_bounds(self, api: QueryAPI, store: SessionStore) -> None:
         for i in range(51):
