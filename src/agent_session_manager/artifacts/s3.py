@@ -37,11 +37,11 @@ from typing import IO, Any
 import obstore
 
 from ..core.clock import utc_now
-from ..core.errors import ASMError, NotFound, StorageError, ValidationError
+from ..core.errors import ASMError, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import MAX_KEY_BYTES, validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
-from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
+from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
 from .base import (
     CHUNK_BYTES,
     DEFAULT_CONTENT_TYPE,
@@ -239,13 +239,7 @@ class S3ArtifactStore(AsyncClosing):
         return ArtifactInfo(key, size, digest, kind, extra, utc_now())
 
     async def delete(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            await obstore.delete_async(self._store, path)
-        except Exception as exc:
-            error = self._error(exc, key)
-            if not isinstance(error, NotFound):
-                raise error from exc
+        await s3_delete(self._store, self.location, self._path(key), key)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -288,15 +282,7 @@ class S3ArtifactStore(AsyncClosing):
         return self._info(key, result.meta, result.attributes)
 
     async def exists(self, key: str) -> bool:
-        path = self._path(key)
-        try:
-            await obstore.head_async(self._store, path)
-        except Exception as exc:
-            error = self._error(exc, key)
-            if isinstance(error, NotFound):
-                return False
-            raise error from exc
-        return True
+        return await s3_exists(self._store, self.location, self._path(key), key)
 
     async def list(
         self, prefix: str = "", *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None

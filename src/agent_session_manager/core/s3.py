@@ -119,3 +119,30 @@ def s3_error(exc: Exception, location: S3Location, key: str | None = None) -> AS
     if any(s in text for s in ("error sending request", "Connection refused", "dns error", "timed out")):
         return StorageConnectionFailed(f"could not reach {where}", details=details)
     return StorageError(f"S3 request failed for {where}: {type(exc).__name__}", details=details)
+
+
+async def s3_exists(store: Any, location: S3Location, path: str, key: str | None = None) -> bool:
+    """Whether the object `path` exists (one HEAD request): not found is False, any other failure is
+    our error (`key` is what messages name, default `path`)."""
+    import obstore
+
+    try:
+        await obstore.head_async(store, path)
+    except Exception as exc:
+        error = s3_error(exc, location, path if key is None else key)
+        if isinstance(error, NotFound):
+            return False
+        raise error from exc
+    return True
+
+
+async def s3_delete(store: Any, location: S3Location, path: str, key: str | None = None) -> None:
+    """Delete the object `path`; a missing object is not an error (deletes are idempotent)."""
+    import obstore
+
+    try:
+        await obstore.delete_async(store, path)
+    except Exception as exc:
+        error = s3_error(exc, location, path if key is None else key)
+        if not isinstance(error, NotFound):
+            raise error from exc

@@ -48,7 +48,7 @@ import obstore
 from ..core.errors import ASMError, ChecksumMismatch, NotFound, StorageError, ValidationError
 from ..core.files import FileRef, generate_session_id, guess_content_type
 from ..core.keys import validate_key
-from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
+from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
 from . import fs
 from .base import FileCallbacks, FileEvent, FileRefs
 from .local import (
@@ -198,15 +198,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
     async def exists(self, path: str) -> bool:
         if await super().exists(path):
             return True
-        key = self._key(path)
-        try:
-            await obstore.head_async(self._store, key)
-        except Exception as exc:
-            error = self._error(exc, key)
-            if isinstance(error, NotFound):
-                return False
-            raise error from exc
-        return True
+        return await s3_exists(self._store, self._location, self._key(path))
 
     async def list(self) -> FileRefs:
         self._check_open()
@@ -342,13 +334,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
         return s3_error(exc, self._location, key)
 
     async def _delete_remote(self, path: str) -> None:
-        key = self._key(path)
-        try:
-            await obstore.delete_async(self._store, key)
-        except Exception as exc:
-            error = self._error(exc, key)
-            if not isinstance(error, NotFound):
-                raise error from exc
+        await s3_delete(self._store, self._location, self._key(path))
 
     async def _put(self, path: str, body: bytes | AsyncIterator[bytes], checksum: str) -> str:
         """PUT `body` (bytes, or chunks streamed as a multipart upload) with its type and SHA-256."""
