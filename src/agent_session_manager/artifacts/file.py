@@ -37,13 +37,14 @@ from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..core.clock import utc_now
 from ..core.errors import ASMError, NotFound, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
+from ..core.urls import file_url_path
 from .base import (
     CHUNK_BYTES,
     ArtifactInfo,
@@ -200,8 +201,7 @@ class FileArtifactStore(AsyncClosing):
         parts = urlsplit(url)
         if parts.scheme.lower() != "file":
             raise ValidationError("a file URL looks like file:///path/to/root")
-        host = "" if parts.netloc in ("", "localhost") else parts.netloc
-        root = unquote(host + parts.path)
+        root = file_url_path(url)
         settings: dict[str, Any] = dict(parse_qsl(parts.query))
         settings.update(options)
         fsync = coerce_bool(settings.pop("fsync", True), "fsync")
