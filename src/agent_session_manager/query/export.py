@@ -13,11 +13,11 @@ Export reads through the `SessionStore` port page by page, so it works on every 
 while an export runs may or may not be included. Artifact records are exported, not the blobs: they stay
 in their `ArtifactStore`, where the records point.
 
-`import_session` loads an export into any store that does not have the session yet (`already_exists`
-otherwise). If anything fails midway, the partly imported session is deleted again, so an import either
-happens completely or leaves nothing. The target store numbers events itself: an export whose sequence
-numbers run 1..n is reproduced exactly; one with holes (events pruned by maintenance) is renumbered
-1..n in the same order, and the result says so.
+`import_session` loads an export into any store that does not have the session yet, nor any of its event
+ids or artifact keys (`already_exists` otherwise). If anything fails midway, the partly imported session
+is deleted again, so an import either happens completely or leaves nothing. The target store numbers
+events itself: an export whose sequence numbers run 1..n is reproduced exactly; one with holes (events
+pruned by maintenance) is renumbered 1..n in the same order, and the result says so.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from ..artifacts.registry import ArtifactRegistry
-from ..core.errors import AlreadyExists, SessionNotFound, ValidationError
+from ..core.errors import AlreadyExists, NotFound, SessionNotFound, ValidationError
 from ..core.models import ArtifactRecord, Event, Run, Session
 from ..core.pagination import MAX_PAGE_SIZE
 from ..sessions.base import SessionStore
@@ -387,6 +387,15 @@ class _Importer:
     async def _register(self, record: ArtifactRecord) -> None:
         if not isinstance(self.store, ArtifactRegistry):
             raise ValidationError("the target store keeps no artifact records", details={"key": record.key})
+        try:
+            await self.store.get_artifact_record(record.key)
+        except NotFound:
+            pass
+        else:  # registering would move another session's record here (and the rollback would delete it)
+            raise AlreadyExists(
+                f"artifact record {record.key!r} already exists in the target store",
+                details={"key": record.key},
+            )
         await self.store.register_artifact(record)
         self.artifacts += 1
 

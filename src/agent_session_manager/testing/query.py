@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..artifacts.registry import ArtifactRegistry
 from ..core.errors import (
     AlreadyExists,
     InvalidCursor,
@@ -732,6 +733,16 @@ class QueryAPIContract:
             await import_session(store, export)
         with pytest.raises(SessionNotFound):
             await store.get_session(session.id)
+        await store.delete_session(other.id)
+        if isinstance(store, ArtifactRegistry) and export.artifacts:  # another session's key stays its own
+            owner = await store.save_session(Session(agent_id="owner"))
+            taken = export.artifacts[0].model_copy(update={"session_id": owner.id, "run_id": None})
+            await store.register_artifact(taken)
+            with pytest.raises(AlreadyExists):
+                await import_session(store, export)
+            with pytest.raises(SessionNotFound):
+                await store.get_session(session.id)
+            assert await store.get_artifact_record(taken.key) == taken
         with pytest.raises(ValidationError):
             await import_session(store, b"{not json")
         with pytest.raises(ValidationError):
