@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import struct
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -19,6 +20,7 @@ from agent_session_manager import (
     ValidationError,
     open_artifact_store,
 )
+from agent_session_manager.artifacts import file as file_module
 from agent_session_manager.artifacts.base import ArtifactStore
 from agent_session_manager.artifacts.file import MAGIC, FileArtifactStore
 from agent_session_manager.testing import ArtifactStoreContract
@@ -199,3 +201,38 @@ async def test_writers_in_two_processes_never_tear_a_file(store: FileArtifactSto
     assert [process.exitcode for process in writers] == [0, 0]
     assert not [p for p in walk(store.root) if p.endswith(".tmp")]
     assert (await store.stat("shared")).sha256 == sha(await store.get("shared"))
+
+
+async def test_cancelled_put_stream_waits_for_its_write_before_cleaning_up(
+    store: FileArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker thread cannot be stopped: the temp file's descriptor must stay open until its write
+    ends, or the write lands on a closed (or reused: someone else's) descriptor."""
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    outcomes: list[BaseException | None] = []
+    real_write = file_module._write_all
+
+    def slow_write(fd: int, data: memoryview | bytes) -> None:
+        entered.set()
+        release.wait(10)
+        try:
+            real_write(fd, data)
+            outcomes.append(None)
+        except BaseException as exc:
+            outcomes.append(exc)
+            raise
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(file_module, "_write_all", slow_write)
+    task = asyncio.create_task(store.put_stream("k", [b"x" * 2_000_000]))
+    assert await asyncio.to_thread(entered.wait, 10)
+    task.cancel()
+    await asyncio.wait([task], timeout=0.5)  # cleanup must not run while the write is blocked
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(finished.wait, 10)
+    assert outcomes == [None]
+    assert not await store.exists("k")
+    assert [p for p in walk(store.root) if p.endswith(".tmp")] == []

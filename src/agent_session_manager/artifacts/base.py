@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
@@ -38,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
 from ..core.errors import ChecksumMismatch, ValidationError
 from ..core.json import JSONObject, checked_object, dumps
@@ -64,6 +65,8 @@ Chunks = AsyncIterable[BytesLike] | Iterable[BytesLike]
 _CONTENT_TYPE = re.compile(r"[!-~][ -~]{0,254}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _hashers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asm-sha256")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +268,24 @@ async def verified_bytes(buffer: BytesLike, info: ArtifactInfo, where: str) -> b
     return data
 
 
+async def finish_in_thread(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """`asyncio.to_thread(function, ...)`, except that a cancelled caller still waits for the thread to
+    end before `CancelledError` propagates: a thread cannot be stopped, and the caller's cleanup (closing
+    a descriptor, removing a temporary file) must not run beside the work it undoes."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([work])
+        raise
+
+
 async def drain(chunks: Chunks, sink: Callable[[memoryview], None]) -> tuple[int, str]:
     """Feed every chunk of `chunks` to `sink` on a worker thread, in batches of about `CHUNK_BYTES`,
-    hashing as it goes; return `(size, sha256)`. Exceptions of the iterable propagate unchanged."""
+    hashing as it goes; return `(size, sha256)`. Exceptions of the iterable propagate unchanged. When
+    it returns or raises (even when cancelled), `sink` is not running."""
     hasher = hashlib.sha256()
     size = 0
     pending: builtins.list[memoryview] = []
@@ -287,9 +305,9 @@ async def drain(chunks: Chunks, sink: Callable[[memoryview], None]) -> tuple[int
         size += len(view)
         if pending_bytes >= CHUNK_BYTES:
             batch, pending, pending_bytes = pending, [], 0
-            await asyncio.to_thread(feed, batch)
+            await finish_in_thread(feed, batch)
     if pending:
-        await asyncio.to_thread(feed, pending)
+        await finish_in_thread(feed, pending)
     return size, hasher.hexdigest()
 
 

@@ -59,6 +59,7 @@ from .base import (
     check_metadata,
     coerce_bool,
     drain,
+    finish_in_thread,
     hash_in_background,
     is_sha256,
     list_page,
@@ -136,11 +137,17 @@ class _AtomicFile:
         self._store = store
         self.path = path
         self.directory = os.path.dirname(path)
+        self.temp: str | None = None
+        self.fd = -1
+
+    def open(self) -> None:
+        """Create the temporary file (and the directories it needs)."""
         for attempt in range(_OPEN_RETRIES):
-            store.make_dirs(self.directory)
-            self.temp = os.path.join(self.directory, secrets.token_hex(8) + _TMP)
+            self._store.make_dirs(self.directory)
+            temp = os.path.join(self.directory, secrets.token_hex(8) + _TMP)
             try:
-                self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                self.fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                self.temp = temp
                 return
             except FileNotFoundError:
                 # A concurrent delete removed the (empty) directory between mkdir and open.
@@ -163,6 +170,7 @@ class _AtomicFile:
 
     def commit(self, tail: bytes = b"") -> None:
         """Append `tail`, flush, and atomically replace the target."""
+        assert self.temp is not None, "open() first"
         _write_all(self.fd, tail)
         self.sync_data()
         os.close(self.fd)
@@ -174,7 +182,8 @@ class _AtomicFile:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        Path(self.temp).unlink(missing_ok=True)
+        if self.temp is not None:
+            Path(self.temp).unlink(missing_ok=True)
 
 
 class FileArtifactStore(AsyncClosing):
@@ -256,8 +265,9 @@ class FileArtifactStore(AsyncClosing):
             target.commit()
             return info
 
-        target = self._guard(key, _AtomicFile, self, path)
+        target = _AtomicFile(self, path)
         try:
+            self._guard(key, target.open)
             return self._guard(key, write, target)
         except BaseException:
             target.discard()
@@ -274,11 +284,14 @@ class FileArtifactStore(AsyncClosing):
         path = self._path(key)
         kind = check_content_type(content_type)
         extra = check_metadata(metadata)
-        target = await asyncio.to_thread(self._guard, key, _AtomicFile, self, path)
+        # Every step on the temporary file ends before a cancellation lets `discard` run (a thread
+        # cannot be stopped, and its descriptor must not be closed under it).
+        target = _AtomicFile(self, path)
         try:
+            await finish_in_thread(self._guard, key, target.open)
             size, digest = await drain(chunks, lambda view: self._guard(key, target.write, view))
             info = ArtifactInfo(key, size, digest, kind, extra, utc_now())
-            await asyncio.to_thread(self._guard, key, target.commit, encode_trailer(info))
+            await finish_in_thread(self._guard, key, target.commit, encode_trailer(info))
         except BaseException:
             await asyncio.to_thread(target.discard)
             raise

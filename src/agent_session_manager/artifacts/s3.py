@@ -57,6 +57,7 @@ from .base import (
     coerce_bool,
     coerce_int,
     drain,
+    finish_in_thread,
     is_sha256,
     list_page,
     list_position,
@@ -217,7 +218,7 @@ class S3ArtifactStore(AsyncClosing):
         try:
             try:
                 size, digest = await drain(chunks, spool.write)
-                source = await asyncio.to_thread(spool.source)
+                source = await finish_in_thread(spool.source)
             except OSError as exc:
                 raise StorageError(
                     f"could not spool {key!r} for upload to {self._where}: {exc.strerror}",
