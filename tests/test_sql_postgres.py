@@ -8,12 +8,20 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from agent_session_manager import Event, EventType, Session, StorageConnectionFailed, open_store
+from agent_session_manager import (
+    Event,
+    EventType,
+    Session,
+    SessionNotFound,
+    StorageConnectionFailed,
+    open_store,
+)
 from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
-from agent_session_manager.sessions.sql.postgres import PostgresSessionStore
+from agent_session_manager.sessions.sql.postgres import APPEND_ONE, PostgresSessionStore
+from agent_session_manager.sessions.sql.rows import POSTGRES, event_params
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES
-from agent_session_manager.sessions.sql.statements import SESSION_SELECT
+from agent_session_manager.sessions.sql.statements import DELETE_SESSION, SESSION_SELECT
 from agent_session_manager.sessions.sql.store import events_query
 from agent_session_manager.testing import SessionStoreContract
 
@@ -174,3 +182,84 @@ async def test_event_pages_and_session_pages_are_index_range_scans(
         assert "asm_sessions_created_at_id" in plan and "Sort" not in plan, plan
     finally:
         await connection.close()
+
+
+async def _session_rows(url: str, session_id: str) -> dict[str, int]:
+    """How many rows each table still holds for `session_id`."""
+    connection = await asyncpg.connect(url)
+    try:
+        return {
+            table: int(
+                await connection.fetchval(f"SELECT count(*) FROM {table} WHERE session_id = $1", session_id)
+            )
+            for table in ("asm_events", "asm_session_sequences")
+        }
+    finally:
+        await connection.close()
+
+
+async def test_an_append_that_meets_a_delete_in_progress_finds_no_session(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    """The append starts while the delete's transaction is open (its snapshot still shows the
+    session) and must wait for it, then refuse, leaving no orphan event or counter behind."""
+    session = await pg_store.save_session(Session(agent_id="a"))
+    await pg_store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    deleter = await asyncpg.connect(pg_store_url)
+    try:
+        transaction = deleter.transaction()
+        await transaction.start()
+        for sql in DELETE_SESSION:
+            await deleter.execute(sql, session.id)
+        appending = asyncio.create_task(
+            pg_store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+        )
+        await asyncio.sleep(0.3)
+        await transaction.commit()
+        with pytest.raises(SessionNotFound):
+            await appending
+    finally:
+        await deleter.close()
+    assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}
+
+
+async def test_a_delete_that_meets_an_append_in_progress_removes_its_event(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    """The delete starts while an append's transaction is open and must remove the appended event too."""
+    session = await pg_store.save_session(Session(agent_id="a"))
+    event = Event(type=EventType.MESSAGE_SENT, session_id=session.id)
+    params = event_params(POSTGRES, event, None)
+    appender = await asyncpg.connect(pg_store_url)
+    try:
+        transaction = appender.transaction()
+        await transaction.start()
+        await appender.fetch(APPEND_ONE, *params[:5], *params[6:])
+        delete = asyncio.create_task(pg_store.delete_session(session.id))
+        await asyncio.sleep(0.3)
+        await transaction.commit()
+        await delete
+    finally:
+        await appender.close()
+    assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}
+
+
+async def test_a_batch_that_meets_a_delete_in_progress_finds_no_session(
+    pg_store: PostgresSessionStore, pg_store_url: str
+) -> None:
+    session = await pg_store.save_session(Session(agent_id="a"))
+    deleter = await asyncpg.connect(pg_store_url)
+    try:
+        transaction = deleter.transaction()
+        await transaction.start()
+        for sql in DELETE_SESSION:
+            await deleter.execute(sql, session.id)
+        batch = [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(3)]
+        appending = asyncio.create_task(pg_store.append_events(batch))
+        await asyncio.sleep(0.3)
+        await transaction.commit()
+        with pytest.raises(SessionNotFound):
+            await appending
+    finally:
+        await deleter.close()
+    assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}

@@ -73,8 +73,12 @@ _NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in q.EVENT_CASTS)
 #: One append in one statement. Returns `('new', seq, NULLs)`, `('stored', NULL, <stored event>)` for a
 #: retried id (in any session: the caller tells same-session retry from `already_exists`), or
 #: `('missing', ...)` when the session does not exist. Nothing is written unless the event is new.
+#: `FOR KEY SHARE` on the session row orders the append against `delete_session`, which deletes that row
+#: first: an append waits for a delete in progress and then finds no session (the statement's snapshot
+#: alone would still show it), and a delete waits for the appends in progress and then removes their
+#: events. Appends do not block each other on it, nor does `save_session` (no key column changes).
 APPEND_ONE = f"""
-WITH s AS (SELECT id FROM asm_sessions WHERE id = $4::text),
+WITH s AS (SELECT id FROM asm_sessions WHERE id = $4::text FOR KEY SHARE),
 x AS ({q.EVENT_SELECT} WHERE id = $1::text),
 c AS (
     INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
@@ -94,9 +98,11 @@ UNION ALL SELECT 'missing', NULL::bigint, {_NULL_EVENT} WHERE NOT EXISTS (SELECT
 """
 
 #: Reserve numbers for every session of a batch at once (sorted: the lock order). No row: no session.
+#: The sessions are key-share locked first, as in `APPEND_ONE`.
 RESERVE_MANY = """
+WITH s AS (SELECT id FROM asm_sessions WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE)
 INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
-SELECT s.id, t.n FROM unnest($1::text[], $2::bigint[]) AS t(sid, n) JOIN asm_sessions s ON s.id = t.sid
+SELECT s.id, t.n FROM unnest($1::text[], $2::bigint[]) AS t(sid, n) JOIN s ON s.id = t.sid
 ORDER BY s.id
 ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence
 RETURNING session_id, last_sequence

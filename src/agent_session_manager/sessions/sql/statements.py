@@ -129,15 +129,17 @@ LATEST_SEQUENCE = (
 )
 EVENTS_BY_ID = f"{EVENT_SELECT} WHERE id = $1"
 
-#: Delete a session and everything it owns, children first (run in one transaction).
+#: Delete a session and everything it owns (run in one transaction). The session row goes first: on
+#: PostgreSQL its row lock is what concurrent appends wait on (see `postgres.APPEND_ONE`), so the deletes
+#: of the children run after any append in progress has committed, and see its events.
 DELETE_SESSION = tuple(
     f"DELETE FROM {table} WHERE {column} = $1"
     for table, column in (
+        ("asm_sessions", "id"),
         ("asm_events", "session_id"),
         ("asm_runs", "session_id"),
         ("asm_artifacts", "session_id"),
         ("asm_session_sequences", "session_id"),
-        ("asm_sessions", "id"),
     )
 )
 
