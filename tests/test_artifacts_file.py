@@ -236,3 +236,21 @@ async def test_cancelled_put_stream_waits_for_its_write_before_cleaning_up(
     assert outcomes == [None]
     assert not await store.exists("k")
     assert [p for p in walk(store.root) if p.endswith(".tmp")] == []
+
+
+async def test_a_put_survives_a_delete_removing_its_parent_directory_meanwhile(
+    store: FileArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.mkdir(Path(store.root, "a.d"))  # left empty, as a delete of the last key below "a/" leaves it
+    real_mkdir, raced = os.mkdir, []
+
+    def racing_mkdir(path: str, *args: object, **kwargs: object) -> None:
+        if str(path).endswith("b.d") and not raced:
+            raced.append(path)
+            os.rmdir(os.path.dirname(path))  # that delete removes the empty "a.d" just now
+        real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", racing_mkdir)
+    await store.put("a/b/c", b"v")
+    assert raced
+    assert await store.get("a/b/c") == b"v"

@@ -143,14 +143,14 @@ class _AtomicFile:
     def open(self) -> None:
         """Create the temporary file (and the directories it needs)."""
         for attempt in range(_OPEN_RETRIES):
-            self._store.make_dirs(self.directory)
             temp = os.path.join(self.directory, secrets.token_hex(8) + _TMP)
             try:
+                self._store.make_dirs(self.directory)
                 self.fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
                 self.temp = temp
                 return
             except FileNotFoundError:
-                # A concurrent delete removed the (empty) directory between mkdir and open.
+                # A concurrent delete removed an (empty) directory on the way: make it again.
                 if attempt == _OPEN_RETRIES - 1:
                     raise
 
