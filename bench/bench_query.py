@@ -42,8 +42,7 @@ from agent_session_manager.query.base import (
 from agent_session_manager.query.keyset import EVENT_KEYSETS, RUN_KEYSETS, SESSION_KEYSETS
 from agent_session_manager.sessions.sql import migrations
 
-from .bench_sql import _pg_database, _pg_drop
-from .common import PAYLOAD, Result, header, report
+from .common import PAYLOAD, Result, header, pg_database, pg_drop, report
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REPS = 5
@@ -261,7 +260,7 @@ async def _prune(url: str, sessions: int, keep: int) -> list[Result]:
 async def _run(quick: bool) -> None:
     sessions = 200 if quick else 10_000
     stages = [sessions, 10 * sessions] if quick else [sessions, 10 * sessions, 100 * sessions]
-    url = await _pg_database()
+    url = await pg_database()
     try:
         await migrations.upgrade_async(url)
         connection = await asyncpg.connect(url)
@@ -274,7 +273,7 @@ async def _run(quick: bool) -> None:
         header()
         await _prune(url, sessions, keep=stages[-1] // sessions // 10)
     finally:
-        await _pg_drop(url)
+        await pg_drop(url)
 
 
 def main(quick: bool) -> None:

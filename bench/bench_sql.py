@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -40,9 +39,8 @@ from agent_session_manager.core.pagination import encode_cursor
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.rows import EVENT_COLUMNS
 from agent_session_manager.sessions.sql.store import SQLSessionStore
-from agent_session_manager.testing.services import postgres_admin_url
 
-from .common import PAYLOAD, Result, header, report
+from .common import PAYLOAD, Result, header, pg_database, pg_drop, report
 
 PAYLOAD_TEXT = orjson.dumps(PAYLOAD).decode()
 README = Path(__file__).with_name("README.md")
@@ -122,27 +120,8 @@ async def _compare(
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
-async def _pg_database() -> str:
-    name = f"asm_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(postgres_admin_url())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(postgres_admin_url())
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-async def _pg_drop(url: str) -> None:
-    admin = await asyncpg.connect(postgres_admin_url())
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def _pg_cases(quick: bool) -> list[Result]:
-    url = await _pg_database()
+    url = await pg_database()
     try:
         await migrations.upgrade_async(url)
         store = await open_store(url, pool_size=16)
@@ -153,7 +132,7 @@ async def _pg_cases(quick: bool) -> list[Result]:
             await bare.close()
             await store.close()
     finally:
-        await _pg_drop(url)
+        await pg_drop(url)
 
 
 async def _fresh(store: Any) -> str:

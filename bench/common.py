@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 #: One JSON payload of about 300 bytes per event, like `reference/limits.md`.
 PAYLOAD = {
@@ -56,3 +58,33 @@ async def rate(count: int, work: Callable[[], Awaitable[None]], reps: int = 3) -
         await work()
         rates.append(count / (time.perf_counter() - started))
     return statistics.median(rates)
+
+
+async def pg_database() -> str:
+    """The URL of a new, empty PostgreSQL database on the test server, for one benchmark run (imports
+    the PostgreSQL driver here, so benchmarks without PostgreSQL do not need it)."""
+    import asyncpg
+
+    from agent_session_manager.testing.services import postgres_admin_url
+
+    name = f"asm_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres_admin_url())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(postgres_admin_url())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def pg_drop(url: str) -> None:
+    """Drop the database `pg_database` made (its connections are closed by force)."""
+    import asyncpg
+
+    from agent_session_manager.testing.services import postgres_admin_url
+
+    admin = await asyncpg.connect(postgres_admin_url())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,7 +1,7 @@
 """`SQLQueryAPI`: the query API on the SQL stores (SQLite and PostgreSQL), every filter in the database.
 
 Statements are written once in PostgreSQL's `$n` style and run through the store's own engine (its
-connection pool or its SQLite reader threads, `SQLSessionStore._read`). `SqlText` collects a statement's
+connection pool or its SQLite reader threads, `SQLSessionStore.sql_read`). `SqlText` collects a statement's
 parameters; `SqlDialect` spells what the engines spell differently: lists (`= ANY($1::text[])` vs
 `IN (SELECT value FROM json_each(?1))`), tag containment (`tags @> $1` on a GIN index vs `json_each`), and
 JSON numbers in `token_usage` (the token rule of `query.tokens`, restated in SQL and checked against the
@@ -118,11 +118,11 @@ class SqlDialect:
         self.postgres = store.dialect.name == "postgresql"
 
     async def read(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return await self.store._read(self.store._q(sql), args)
+        return await self.store.sql_read(sql, args)
 
     async def write(self, sql: str, args: Sequence[Any]) -> list[Row]:
         """One statement in its own transaction."""
-        return await self.store._write(self.store._q(sql), args)
+        return await self.store.sql_write(sql, args)
 
     def text(self) -> SqlText:
         return SqlText(self)

@@ -542,11 +542,11 @@ class SQLStoreFaults:
         from ..sessions.sql.store import SQLSessionStore
 
         assert isinstance(store, SQLSessionStore)
-        await store._write(store._q("DELETE FROM asm_sessions WHERE id = $1"), (session_id,))
+        await store.sql_write("DELETE FROM asm_sessions WHERE id = $1", (session_id,))
 
     async def set_counter(self, store: SessionStore, session_id: str, value: int) -> None:
         from ..sessions.sql.store import SQLSessionStore
 
         assert isinstance(store, SQLSessionStore)
         sql = "UPDATE asm_session_sequences SET last_sequence = $2 WHERE session_id = $1"
-        await store._write(store._q(sql), (session_id, value))
+        await store.sql_write(sql, (session_id, value))

@@ -194,6 +194,17 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         rows = await self._fetch(sql, *args)
         return rows[0] if rows else None
 
+    # -- internal interface of the query and maintenance packages -------------------------------
+
+    async def sql_read(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        """Rows of one `$n`-style query on this store's engine. Internal: for `query.sql` and
+        `maintenance.sql`, which build their statements here; not part of the public API."""
+        return await self._read(self._q(sql), args)
+
+    async def sql_write(self, sql: str, args: Sequence[Any]) -> list[Row]:
+        """One `$n`-style statement in its own transaction, and its rows. Internal, like `sql_read`."""
+        return await self._write(self._q(sql), args)
+
     def _signal(self, session_id: str) -> asyncio.Event:
         return self._signals.setdefault(session_id, asyncio.Event())
 
