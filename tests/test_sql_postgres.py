@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -263,3 +265,20 @@ async def test_a_batch_that_meets_a_delete_in_progress_finds_no_session(
     finally:
         await deleter.close()
     assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}
+
+
+async def test_closing_with_operations_in_flight_leaves_no_connection_open(pg_store_url: str) -> None:
+    """An operation still running when the store closes gives its connection back afterwards: closed,
+    not parked in a pool that nobody will close again (asyncpg warns of such a connection when the
+    garbage collector finds it)."""
+    store = await open_store(pg_store_url, pool_size=4)
+    assert isinstance(store, PostgresSessionStore)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        slow = [asyncio.create_task(store._use(lambda c: c.fetch("SELECT pg_sleep(0.3)"))) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        await store.close()
+        await asyncio.gather(*slow)
+        del slow, store
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

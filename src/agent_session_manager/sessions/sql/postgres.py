@@ -139,7 +139,8 @@ class _Pool:
 
     asyncpg's own pool costs an extra task per release and, by default, a `RESET ALL` round trip; the
     store never changes session state on its connections, so neither is needed. Connections are opened
-    lazily up to `size`; a broken one is dropped and replaced on the next acquire.
+    lazily up to `size`; a broken one is dropped and replaced on the next acquire. Once closed, the pool
+    opens nothing more and closes what operations still in flight give back.
     """
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int) -> None:
@@ -148,9 +149,12 @@ class _Pool:
         self._idle: list[asyncpg.Connection] = []
         self._opened = 0
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
+        self._closed = False
 
     async def acquire(self) -> asyncpg.Connection:
         while True:
+            if self._closed:
+                raise StorageError("the PostgreSQL store is closed")
             while self._idle:
                 connection = self._idle.pop()
                 if not connection.is_closed():
@@ -180,7 +184,7 @@ class _Pool:
         if connection is None:
             self._hand_over(None)
             return
-        if broken or connection.is_closed() or connection.is_in_transaction():
+        if broken or self._closed or connection.is_closed() or connection.is_in_transaction():
             connection.terminate()
             self._opened -= 1
             self._hand_over(None)
@@ -205,11 +209,13 @@ class _Pool:
             self._opened -= 1
 
     async def close(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for connection in idle:
             with contextlib.suppress(Exception):
                 await connection.close(timeout=5)
-        self._opened = 0
+            self._opened -= 1
+        self._hand_over(None)  # a waiter wakes up and finds the pool closed
 
 
 class PostgresSessionStore(SQLSessionStore):
