@@ -156,6 +156,22 @@ async def test_wrong_credentials_fail_at_open_naming_the_endpoint_not_the_secret
         assert_no_secret(failure.value, secret)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://AKIDEXAMPLE:in-url-secret-123@bucket/p?endpoint=http://127.0.0.1:9",
+        "s3://bucket/p?endpoint=http://AKIDEXAMPLE:in-url-secret-123@127.0.0.1:9",
+    ],
+)
+async def test_credentials_inside_the_url_are_refused_without_being_shown(url: str) -> None:
+    """Userinfo would be ignored (bucket) or end up in obstore's request URLs and our messages
+    (endpoint): both are refused before any request, naming neither."""
+    with pytest.raises(ValidationError) as info:
+        await open_artifact_store(url, max_retries=0, access_key_id="a", secret_access_key="b")
+    assert_no_secret(info.value, "in-url-secret-123")
+    assert_no_secret(info.value, "AKIDEXAMPLE")
+
+
 async def test_unreachable_endpoint_and_missing_bucket(s3_target: S3Target) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StorageConnectionFailed) as info:

@@ -4,7 +4,8 @@ from a URL and options, and one mapping of obstore failures to our errors.
 `s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`: the bucket is the host, the path
 is the prefix. Credentials come from options (`access_key_id`, `secret_access_key`, `session_token`),
 then the URL's query, then the standard AWS variables (`AWS_ACCESS_KEY_ID`, ... read by obstore). They
-are never printed: errors name the endpoint and bucket only.
+are never printed: errors name the endpoint and bucket only. Userinfo (`user:secret@`) in the URL or the
+endpoint is `validation_error`.
 """
 
 from __future__ import annotations
@@ -57,8 +58,16 @@ def parse_s3_url(url: str, **options: Any) -> tuple[S3Location, dict[str, Any]]:
         raise ValidationError("an S3 URL looks like s3://bucket/prefix?endpoint=...&region=...")
     settings: dict[str, Any] = dict(parse_qsl(parts.query))
     settings.update({k: v for k, v in options.items() if v is not None})
+    # Userinfo would be ignored (bucket) or copied into every request URL, and so into obstore's
+    # errors and ours (endpoint): refused, without echoing it.
+    if "@" in parts.netloc or "@" in urlsplit(str(settings.get("endpoint") or "")).netloc:
+        raise ValidationError(
+            "S3 credentials go in the access_key_id / secret_access_key options (or the AWS variables), "
+            "not in the URL or the endpoint",
+            details={"field": "url"},
+        )
     location = S3Location(
-        bucket=parts.netloc.rsplit("@", 1)[-1],
+        bucket=parts.netloc,
         prefix=validate_prefix(settings.pop("prefix", None) or parts.path),
         endpoint=settings.get("endpoint"),
         region=settings.get("region"),
