@@ -282,3 +282,26 @@ async def test_closing_with_operations_in_flight_leaves_no_connection_open(pg_st
         del slow, store
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+async def test_a_listener_lost_while_it_starts_listening_is_a_connection_error(
+    pg_store: PostgresSessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the listening connection dies between connecting and LISTEN."""
+    session = await pg_store.save_session(Session(agent_id="a"))
+    connect = pg_store._connect
+    opened: list[asyncpg.Connection] = []
+
+    async def dying(**settings: str) -> asyncpg.Connection:
+        connection = await connect(**settings)
+        opened.append(connection)
+        await _terminate_backends(pg_store.url)
+        return connection
+
+    monkeypatch.setattr(pg_store, "_connect", dying)
+    with pytest.raises(StorageConnectionFailed) as info:
+        await pg_store.get_events(session.id, wait=1)
+    assert isinstance(info.value.__cause__, Exception)
+    assert all(connection.is_closed() for connection in opened)
+    monkeypatch.undo()
+    assert await pg_store.get_events(session.id, wait=0.05) == []

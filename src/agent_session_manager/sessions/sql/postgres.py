@@ -443,7 +443,9 @@ class PostgresSessionStore(SQLSessionStore):
             try:
                 await self._send_notifications(session_ids)
             except (ASMError, *_CONNECTION_LOST, asyncpg.PostgresError):
-                self._notifier = None  # listeners fall back to polling until the next notification
+                notifier, self._notifier = self._notifier, None
+                if notifier is not None:
+                    notifier.terminate()  # listeners fall back to polling until the next notification
 
     async def _send_notifications(self, session_ids: list[str]) -> None:
         """NOTIFY, unless no connection of this database has listened for a while: then long-polls
@@ -464,7 +466,15 @@ class PostgresSessionStore(SQLSessionStore):
             if self._listener is not None and not self._listener.is_closed():
                 return
             listener = await self._connect(application_name=LISTENER_NAME)
-            await listener.add_listener(CHANNEL, self._on_notification)
+            try:
+                await listener.add_listener(CHANNEL, self._on_notification)
+            except BaseException as exc:
+                listener.terminate()
+                if isinstance(exc, _CONNECTION_LOST):
+                    raise self._unreachable(exc) from exc
+                if isinstance(exc, asyncpg.PostgresError):
+                    raise self._error(exc) from exc
+                raise
             listener.add_termination_listener(self._on_listener_lost)
             self._listener = listener
 
