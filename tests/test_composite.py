@@ -49,6 +49,10 @@ class TestCompositeAsArtifactStore(ArtifactStoreContract):
     async def corrupt(self, store: ArtifactStore, key: str) -> None:
         tamper(Path(store.storage_ref(key).removeprefix("file://")))
 
+    async def outside(self, store: ArtifactStore) -> object:
+        inside = str(self.root) + "/"
+        return sorted(path for path in walk(str(self.root.parent)) if not path.startswith(inside))
+
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def composite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CompositeSessionStore]:
