@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from agent_session_manager import Event, EventType, Session, ValidationError, open_store
-from agent_session_manager.core.errors import Timeout
+from agent_session_manager.core.errors import StorageError, Timeout
 from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.rows import SQLITE
@@ -159,3 +160,22 @@ async def test_event_pages_and_session_pages_are_index_range_scans(tmp_path: Pat
         assert "asm_sessions_created_at_id" in plan and "TEMP B-TREE" not in plan
     finally:
         connection.close()
+
+
+async def test_a_reader_that_cannot_connect_stops_the_writer_thread_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the writer thread connects, a reader thread then fails to."""
+    url = f"sqlite:///{tmp_path}/asm.db"
+    await (await open_store(url, migrate=True)).close()
+    connect = SQLiteSessionStore._connect
+
+    def failing_readers(self: SQLiteSessionStore, busy_timeout: float | None = None) -> sqlite3.Connection:
+        if threading.current_thread().name.startswith("asm-sqlite-reader"):
+            raise StorageError("injected reader failure")
+        return connect(self, busy_timeout)
+
+    monkeypatch.setattr(SQLiteSessionStore, "_connect", failing_readers)
+    with pytest.raises(StorageError, match="injected"):
+        await open_store(url)
+    assert not [t for t in threading.enumerate() if t.name.startswith("asm-sqlite-")]

@@ -200,11 +200,11 @@ class SQLiteSessionStore(SQLSessionStore):
         return store
 
     async def _start(self) -> None:
-        self._writer = await asyncio.to_thread(_Threads, "asm-sqlite-writer", 1, self._connect_writer)
-        self._readers = await asyncio.to_thread(
-            _Threads, "asm-sqlite-reader", self._readers_count, self._connect
-        )
         try:
+            self._writer = await asyncio.to_thread(_Threads, "asm-sqlite-writer", 1, self._connect_writer)
+            self._readers = await asyncio.to_thread(
+                _Threads, "asm-sqlite-reader", self._readers_count, self._connect
+            )
             if self.inline:
                 self._inline = self._connect(busy_timeout=0.0)
                 self._inline.execute("PRAGMA wal_autocheckpoint=0")
