@@ -113,8 +113,8 @@ class InMemorySessionStore(LongPollSubscription):
     # -- runs -----------------------------------------------------------------------------------
 
     async def save_run(self, run: Run) -> Run:
-        self._session(run.session_id)
         self._check_run(run)
+        self._session(run.session_id)
         self._put_run(run)
         return _detached(run)
 
@@ -162,7 +162,7 @@ class InMemorySessionStore(LongPollSubscription):
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
         self._check_session(session)
         if run is not None:
-            if run.session_id != session.id:
+            if isinstance(run, Run) and run.session_id != session.id:
                 raise ValidationError("flush: the run belongs to another session", details={"run_id": run.id})
             self._check_run(run)
         for event in events:

@@ -230,6 +230,12 @@ class SessionStoreContract:
             Session(agent_id="")
         with pytest.raises(ValidationError):
             await store.append_event({"type": "message_sent"})  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            await store.save_session({"agent_id": "a"})  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            await store.save_run({"session_id": session.id})  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            await store.flush(session, {"session_id": session.id}, [])  # type: ignore[arg-type]
         assert await store.get_latest_sequence(session.id) == 0
 
     async def test_list_sessions_filters_by_agent_and_status(self, store: SessionStore) -> None:
