@@ -12,6 +12,7 @@ never a record that points at nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -493,7 +494,10 @@ class BatchedMaintenance(ABC):
         for session_id, group in by_session.items():
             group.sort(key=lambda e: e.sequence_number or 0)
             first, last = group[0].sequence_number or 0, group[-1].sequence_number or 0
-            key = f"{policy.archive_prefix}/{session_id}/{first:012d}-{last:012d}.jsonl"
+            # The first event's id tells batches apart whose numbers repeat (a session imported again is
+            # renumbered from 1): a later batch never overwrites an earlier one; a rerun writes the same key.
+            tag = hashlib.sha256(group[0].id.encode()).hexdigest()[:12]
+            key = f"{policy.archive_prefix}/{session_id}/{first:012d}-{last:012d}-{tag}.jsonl"
             data = b"".join(event_line(event) for event in group)
             info = await archive.put(key, data, content_type=ARCHIVE_CONTENT_TYPE)
             if isinstance(self.store, ArtifactRegistry):

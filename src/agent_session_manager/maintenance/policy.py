@@ -16,7 +16,7 @@ The seed validated some fields and then ignored them (`max_session_age_days`, `m
   run_failed, error_occurred) are never pruned, so a session may stay above a cap when only they remain.
 * `archive_before_prune` + `archive_store`: each batch of pruned events is written to the archive
   `ArtifactStore` as JSON Lines (the export format) before it is deleted, under
-  `<archive_prefix>/<session_id>/<first seq>-<last seq>.jsonl`.
+  `<archive_prefix>/<session_id>/<first seq>-<last seq>-<digest of the first event id>.jsonl`.
 * `exempt_statuses` / `exempt_tags`: sessions in one of these statuses, or carrying one of these tags, are
   neither soft-deleted nor pruned. A session already soft-deleted is past protection: hard delete follows
   `hard_delete_after_days` alone.

@@ -38,7 +38,7 @@ from ..core.errors import NotFound, SessionNotFound, StorageError, ValidationErr
 from ..core.json import JSONObject
 from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
 from ..maintenance import Maintenance, MaintenanceReport, RetentionPolicy, maintenance_api
-from ..query import query_api
+from ..query import import_session, query_api
 from ..sessions.base import SessionStore
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
@@ -401,6 +401,27 @@ class MaintenanceContract:
         assert sorted(archived, key=lambda e: e.id) == sorted(pruned, key=lambda e: e.id)
         assert all(k.startswith(f"asm-archive/events/{session.id}/") or other.id in k for k in keys)
         assert await maint.health_check() == []
+
+    async def test_archives_of_a_reimported_session_do_not_overwrite_earlier_ones(
+        self, store: SessionStore, maint: Maintenance
+    ) -> None:
+        """Import renumbers a pruned session from 1, so later batches reuse sequence numbers."""
+        archive = InMemoryArtifactStore()
+        session = await self._session(store, "again", status=SessionStatus.COMPLETED)
+        await self._log(store, session, [E.MESSAGE_SENT] * 10)
+        policy = RetentionPolicy(
+            **NOTHING, max_events_per_session=6, archive_before_prune=True, archive_store=archive
+        )
+        assert (await maint.execute(policy, now=NOW)).events_archived == 4
+        export = await query_api(store).export_session(session.id)
+        await store.delete_session(session.id)
+        assert (await import_session(store, export)).renumbered
+        await self._log(store, session, [E.MESSAGE_SENT] * 4, start=100)
+        assert (await maint.execute(policy, now=NOW)).events_archived == 4
+        archived: list[str] = []
+        for key in (await archive.list("asm-archive/events/", limit=1000)).items:
+            archived += [orjson.loads(line)["event"]["id"] for line in (await archive.get(key)).splitlines()]
+        assert len(archived) == len(set(archived)) == 8
 
     async def test_a_failing_step_is_reported_and_the_others_still_run(
         self, store: SessionStore, maint: Maintenance
