@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 import agent_session_manager as asm
@@ -17,7 +19,13 @@ from agent_session_manager.core.models import (
     TERMINAL_RUN_STATUSES,
     TERMINAL_SESSION_STATUSES,
 )
-from agent_session_manager.core.pagination import decode_cursor, encode_cursor
+from agent_session_manager.core.pagination import (
+    _mac,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+)
 from agent_session_manager.core.urls import redact_url
 
 
@@ -166,6 +174,18 @@ def test_cursor_is_bound_to_scope_and_tamper_evident() -> None:
     flipped = cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:]
     with pytest.raises(asm.InvalidCursor):
         decode_cursor(flipped, "sessions:created_at_asc")
+
+
+def test_signed_cursor_of_the_wrong_shape_is_invalid() -> None:
+    body = orjson.dumps({"not": "a list"})
+    forged = base64.urlsafe_b64encode(body + _mac(body)).rstrip(b"=").decode()
+    with pytest.raises(asm.InvalidCursor):
+        decode_cursor(forged, "sessions:created_at_asc")
+    naive = encode_cursor("s", ["2026-01-01T00:00:00", "x"])
+    with pytest.raises(asm.InvalidCursor):
+        decode_time_cursor(naive, "s")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    assert decode_time_cursor(encode_time_cursor("s", (when, "x")), "s") == (when, "x")
 
 
 def test_redact_url_hides_passwords_and_secret_params() -> None:

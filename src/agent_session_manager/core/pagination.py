@@ -16,6 +16,7 @@ import hmac
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -76,10 +77,33 @@ def decode_cursor(cursor: str, scope: str) -> list[Any]:
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, _mac(body)):
         raise InvalidCursor()
-    version, cursor_scope, key = orjson.loads(body)
-    if version != _VERSION or cursor_scope != scope:
+    try:
+        version, cursor_scope, key = orjson.loads(body)
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        raise InvalidCursor() from None
+    if version != _VERSION or cursor_scope != scope or not isinstance(key, list):
         raise InvalidCursor(
             "cursor belongs to another query or sort order",
             details={"expected_scope": scope},
         )
     return list(key)
+
+
+def encode_time_cursor(scope: str, position: tuple[datetime, str]) -> str:
+    """A cursor after `(timestamp, id)`: the key of listings ordered by a time column, then id."""
+    when, ident = position
+    return encode_cursor(scope, [when.isoformat(), ident])
+
+
+def decode_time_cursor(cursor: str, scope: str) -> tuple[datetime, str]:
+    """The `(timestamp, id)` inside a cursor of `encode_time_cursor`; `invalid_cursor` otherwise."""
+    key = decode_cursor(cursor, scope)
+    if len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str):
+        try:
+            when = datetime.fromisoformat(key[0])
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return when, key[1]
+    raise InvalidCursor("cursor holds no valid position")

@@ -30,7 +30,13 @@ from ..core.models import (
     check_run_transition,
     check_session_transition,
 )
-from ..core.pagination import DEFAULT_PAGE_SIZE, Page, check_limit, decode_cursor, encode_cursor
+from ..core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    Page,
+    check_limit,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 from .base import EventQuery, LongPollSubscription
 from .filters import run_statuses, session_statuses
 
@@ -386,12 +392,10 @@ def _keyset_page(rows: list[M], key: Any, scope: str, limit: int, cursor: str | 
     """One page of `rows` in ascending `key` order, after the key held by `cursor`."""
     rows = sorted(rows, key=key)
     if cursor is not None:
-        created, ident = decode_cursor(cursor, scope)
-        position = (datetime.fromisoformat(created), ident)
+        position = decode_time_cursor(cursor, scope)
         rows = [r for r in rows if key(r) > position]
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        last_time, last_id = key(page[-1])
-        next_cursor = encode_cursor(scope, [last_time.isoformat(), last_id])
+        next_cursor = encode_time_cursor(scope, key(page[-1]))
     return Page([_detached(r) for r in page], next_cursor)

@@ -41,6 +41,7 @@ from ..core.errors import (
     ValidationError,
 )
 from ..core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
+from ..core.pagination import encode_cursor
 from ..sessions.base import SessionStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -287,6 +288,11 @@ class SessionStoreContract:
             assert info.value.code == "invalid_cursor"
         with pytest.raises(InvalidCursor):
             await store.list_runs(session.id, cursor=cursor)
+        # Signed with the (public) default key but holding no valid position: still invalid_cursor.
+        for key in (["yesterday", "ses_1"], [1, 2], [], ["2026-01-01T00:00:00", "ses_1"]):
+            forged = encode_cursor("sessions:created_at_asc", key)
+            with pytest.raises(InvalidCursor):
+                await store.list_sessions(limit=1, cursor=forged)
 
     # -- runs -----------------------------------------------------------------------------------
 

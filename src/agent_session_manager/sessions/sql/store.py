@@ -19,7 +19,6 @@ from typing import Any, ClassVar, TypeVar
 from ...artifacts.registry import ArtifactTotals
 from ...core.errors import (
     AlreadyExists,
-    InvalidCursor,
     NotFound,
     RunNotFound,
     SessionNotFound,
@@ -42,8 +41,8 @@ from ...core.pagination import (
     MAX_PAGE_SIZE,
     Page,
     check_limit,
-    decode_cursor,
-    encode_cursor,
+    decode_time_cursor,
+    encode_time_cursor,
 )
 from ..base import EventQuery, LongPollSubscription
 from ..filters import run_statuses, session_statuses
@@ -462,12 +461,8 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
                 args.append(value)
                 where.append(condition.replace("?", f"${len(args)}"))
         if cursor is not None:
-            after_time, after_id = decode_cursor(cursor, scope)
-            try:
-                position = self.dialect.timestamp_in(datetime.fromisoformat(after_time))
-            except (TypeError, ValueError):
-                raise InvalidCursor("cursor holds no valid position") from None
-            args.extend([position, after_id])
+            after_time, after_id = decode_time_cursor(cursor, scope)
+            args.extend([self.dialect.timestamp_in(after_time), after_id])
             where.append(f"({time_column}, id) > (${len(args) - 1}, ${len(args)})")
         args.append(limit + 1)
         sql = (
@@ -478,8 +473,7 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         items = [build(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            last_time, last_id = key(items[-1])
-            next_cursor = encode_cursor(scope, [last_time.isoformat(), last_id])
+            next_cursor = encode_time_cursor(scope, key(items[-1]))
         return Page(items, next_cursor)
 
     async def close(self) -> None:
