@@ -422,3 +422,19 @@ def test_errors_are_one_line_with_code(tmp_path: Path) -> None:
     done = secret.fails("storage_connection_failed", "sessions", "list")
     assert done.stderr.count("\n") == 1
     assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "argv"),
+    [
+        ("sqlite:///{tmp}/x.db?password=hunter2", ["sessions", "list"]),
+        ("postgresql://app:hunter2@[::1/db", ["sessions", "list"]),
+        ("postgresql://app:hunter2@db:port/x", ["sessions", "list"]),
+        ("mysql://app:hunter2@db/x", ["db", "status"]),
+    ],
+)
+def test_malformed_or_unsupported_urls_are_validation_errors_without_secrets(
+    tmp_path: Path, url: str, argv: list[str]
+) -> None:
+    done = Cli(url.format(tmp=tmp_path), tmp_path).fails("validation_error", *argv)
+    assert "hunter2" not in done.stderr + done.stdout

@@ -26,7 +26,7 @@ from agent_session_manager.core.pagination import (
     encode_cursor,
     encode_time_cursor,
 )
-from agent_session_manager.core.urls import redact_url
+from agent_session_manager.core.urls import redact_url, scheme_of
 
 
 def test_ids_have_prefix_and_uuidv7_hex_and_sort_by_creation() -> None:
@@ -186,6 +186,13 @@ def test_signed_cursor_of_the_wrong_shape_is_invalid() -> None:
         decode_time_cursor(naive, "s")
     when = datetime(2026, 1, 1, tzinfo=UTC)
     assert decode_time_cursor(encode_time_cursor("s", (when, "x")), "s") == (when, "x")
+
+
+def test_redact_url_keeps_the_url_shape_and_scheme_of_survives_malformed_urls() -> None:
+    assert redact_url("sqlite:///./.asm/asm.db?password=x") == "sqlite:///./.asm/asm.db?password=***"
+    assert redact_url("memory://") == "memory://"
+    assert scheme_of("postgresql+asyncpg://u:p@[::1/db") == "postgresql"
+    assert scheme_of("no scheme here") == ""
 
 
 def test_redact_url_hides_passwords_and_secret_params() -> None:

@@ -24,6 +24,7 @@ from ..composite import CompositeSessionStore, open_composite_store
 from ..core.clock import utc_now
 from ..core.errors import StorageError, ValidationError
 from ..core.models import Event, Run, Session
+from ..core.urls import redact_url
 from ..demo import summarize
 from ..open import (
     DEFAULT_SNAPSHOTS_URL,
@@ -37,7 +38,6 @@ from ..pricing import cost_of
 from ..query.summary import model_of
 from ..query.tokens import INPUT, OUTPUT, TOTAL, token_counts
 from ..sessions.base import SessionStore
-from ..sessions.sql.urls import display_url
 from ..snapshots.base import SnapshotStorage
 
 T = TypeVar("T")
@@ -71,7 +71,7 @@ def settings(ctx: typer.Context) -> Settings:
 
 def shown(url: str) -> str:
     """A store URL as it may be printed: passwords and secret query parameters masked."""
-    return display_url(url)
+    return redact_url(url)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

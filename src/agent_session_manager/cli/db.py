@@ -8,8 +8,8 @@ import typer
 from alembic.util import CommandError
 
 from ..core.errors import ValidationError
+from ..core.urls import redact_url
 from ..sessions.sql import migrations
-from ..sessions.sql.urls import display_url
 from .common import console, settings
 
 app = typer.Typer(help="Create, upgrade and inspect the SQL schema.", no_args_is_help=True)
@@ -26,7 +26,7 @@ def _url(ctx: typer.Context, url: str | None) -> str:
 
 def _show(url: str) -> None:
     current, head = migrations.status(url)
-    console.print(f"database: {display_url(url)}", highlight=False)
+    console.print(f"database: {redact_url(url)}", highlight=False)
     console.print(f"current:  {current or '(empty: no schema)'}", highlight=False)
     console.print(f"head:     {head}", highlight=False)
     state = "up to date" if current == head else "upgrade needed: asm db upgrade"

@@ -6,7 +6,8 @@ They are never printed, logged or put in an error message: `redact_url` is appli
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+import re
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 _SECRET_PARAMS = frozenset(
     {
@@ -23,11 +24,16 @@ _SECRET_PARAMS = frozenset(
     }
 )
 MASK = "***"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
 def scheme_of(url: str) -> str:
-    """The URL's scheme without a driver suffix: `postgresql+asyncpg://` -> `postgresql`."""
-    return urlsplit(url).scheme.split("+", 1)[0].lower()
+    """The URL's scheme without a driver suffix: `postgresql+asyncpg://` -> `postgresql`.
+
+    Read from the text alone, so that even a malformed URL gets its scheme named in the error.
+    """
+    found = _SCHEME.match(url)
+    return found.group(1).split("+", 1)[0].lower() if found else ""
 
 
 def file_url_path(url: str) -> str | None:
@@ -53,4 +59,9 @@ def redact_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    slashes = "//" if url[len(parts.scheme) + 1 :].startswith("//") else ""
+    return (
+        f"{parts.scheme}:{slashes}{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )

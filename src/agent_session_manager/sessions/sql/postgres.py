@@ -41,6 +41,7 @@ from ...core.errors import (
     ValidationError,
 )
 from ...core.models import Event, Run, Session
+from ...core.urls import redact_url
 from . import migrations
 from . import statements as q
 from .batch import Batch, check_event
@@ -57,7 +58,7 @@ from .rows import (
 )
 from .schema import VERSION_TABLE
 from .store import SQLSessionStore, refused_without_reason, run_refusal, session_missing, session_refusal
-from .urls import display_url, host_of, postgres_dsn
+from .urls import host_of, postgres_dsn
 
 T = TypeVar("T")
 
@@ -268,16 +269,16 @@ class PostgresSessionStore(SQLSessionStore):
         if password:
             reason = reason.replace(password, "***")
         return StorageConnectionFailed(
-            f"could not reach PostgreSQL at {host} ({display_url(self.url)}): {reason}",
-            details={"host": host, "url": display_url(self.url)},
+            f"could not reach PostgreSQL at {host} ({redact_url(self.url)}): {reason}",
+            details={"host": host, "url": redact_url(self.url)},
         )
 
     def _error(self, exc: asyncpg.PostgresError) -> ASMError:
         if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
             return MigrationRequired(
-                f"the database at {display_url(self.url)} lacks part of the schema ({exc}); "
+                f"the database at {redact_url(self.url)} lacks part of the schema ({exc}); "
                 "run `asm db upgrade`",
-                details={"url": display_url(self.url)},
+                details={"url": redact_url(self.url)},
             )
         if isinstance(exc, asyncpg.UniqueViolationError):
             return AlreadyExists(
@@ -310,7 +311,7 @@ class PostgresSessionStore(SQLSessionStore):
     async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `work` on a pooled connection, on a fresh one if the server dropped it."""
         if self._pool is None or self._closed:
-            raise StorageError("the PostgreSQL store is closed", details={"url": display_url(self.url)})
+            raise StorageError("the PostgreSQL store is closed", details={"url": redact_url(self.url)})
         pool = self._pool
         lost: BaseException | None = None
         for attempt in range(_ATTEMPTS):

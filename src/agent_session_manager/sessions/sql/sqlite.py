@@ -33,13 +33,14 @@ from typing import Any, ClassVar, TypeVar
 
 from ...core.errors import AlreadyExists, ASMError, MigrationRequired, StorageError, Timeout, ValidationError
 from ...core.models import Event, Run, Session
+from ...core.urls import redact_url
 from . import migrations
 from . import statements as q
 from .batch import Batch
 from .rows import SQLITE, Dialect, Row, event_from_row, run_params, session_params
 from .schema import VERSION_TABLE
 from .store import SQLSessionStore, refused_without_reason, run_refusal, session_missing, session_refusal
-from .urls import display_url, sqlite_location
+from .urls import sqlite_location
 
 T = TypeVar("T")
 
@@ -174,7 +175,7 @@ class SQLiteSessionStore(SQLSessionStore):
         unknown = sorted(set(query) - {"synchronous", "busy_timeout", "poll_interval", "readers", "inline"})
         if unknown:
             raise ValidationError(
-                f"unknown SQLite URL option(s) {unknown} in {display_url(url)}", details={"options": unknown}
+                f"unknown SQLite URL option(s) {unknown} in {redact_url(url)}", details={"options": unknown}
             )
         mode = (synchronous or query.get("synchronous") or "NORMAL").upper()
         if mode not in _SYNCHRONOUS:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from ...core.errors import ValidationError
 from ...core.urls import redact_url, scheme_of
 
 
+def split_url(url: str) -> SplitResult:
+    """`url` split into its parts; a malformed one (bad IPv6 host, non-numeric port) is `validation_error`."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise ValidationError(
+            f"malformed database URL {redact_url(url)}: {exc}", details={"url": redact_url(url)}
+        ) from None
+    return parts
+
+
 def sqlite_location(url: str) -> tuple[Path, dict[str, str]]:
     """The database file of a `sqlite:///relative` or `sqlite:////absolute` URL, and its query options."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if scheme_of(url) != "sqlite" or parts.netloc:
         raise ValidationError(
             f"not a SQLite file URL: {redact_url(url)} (use sqlite:///relative/path or sqlite:////abs/path)",
@@ -28,20 +40,15 @@ def sqlite_location(url: str) -> tuple[Path, dict[str, str]]:
 
 def postgres_dsn(url: str) -> str:
     """The URL as asyncpg takes it: `postgresql://...`, without a SQLAlchemy `+driver` suffix."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if scheme_of(url) not in ("postgresql", "postgres"):
         raise ValidationError(f"not a PostgreSQL URL: {redact_url(url)}", details={"url": redact_url(url)})
     return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
 
 
-def display_url(url: str) -> str:
-    """`url` as it may be shown: credentials masked (a SQLite URL has none and is shown as given)."""
-    return url if scheme_of(url) == "sqlite" else redact_url(url)
-
-
 def host_of(url: str) -> str:
     """`host:port` of a server URL, for error messages (never the credentials)."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     host = parts.hostname or "localhost"
     return f"{host}:{parts.port}" if parts.port else host
 

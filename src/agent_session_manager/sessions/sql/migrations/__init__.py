@@ -22,10 +22,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from ....core.errors import ASMError, MigrationRequired, StorageConnectionFailed, StorageError
-from ....core.urls import scheme_of
+from ....core.errors import (
+    MigrationRequired,
+    StorageConnectionFailed,
+    StorageError,
+    ValidationError,
+)
+from ....core.urls import redact_url, scheme_of
 from ..schema import TABLE_NAMES, VERSION_TABLE
-from ..urls import display_url, host_of, sqlalchemy_url, sqlite_location
+from ..urls import host_of, sqlalchemy_url, sqlite_location
 
 #: Key of the PostgreSQL advisory lock that serialises migrations ("asm_mig" as a number).
 ADVISORY_LOCK_KEY = 0x61736D5F6D6967
@@ -58,7 +63,7 @@ def check_schema(url: str, current: str | None, tables: Collection[str]) -> None
     """Raise `migration_required`, naming what is missing, unless the schema at `url` is at head."""
     if current == head():
         return
-    where = display_url(url)
+    where = redact_url(url)
     fix = f"run `asm db upgrade {where}` or open it with open_store(url, migrate=True)"
     details: dict[str, Any] = {"url": where, "current": current, "head": head()}
     if current is None:
@@ -130,7 +135,7 @@ def _sqlite(url: str, work: Callable[[sa.Connection], Any], *, write: bool) -> A
             connection.commit()
             return result
     except sa.exc.DBAPIError as exc:
-        raise StorageError(f"SQLite migration on {display_url(url)} failed: {exc.orig}") from exc
+        raise StorageError(f"SQLite migration on {redact_url(url)} failed: {exc.orig}") from exc
     finally:
         engine.dispose()
 
@@ -150,12 +155,12 @@ async def _postgres(url: str, work: Callable[[sa.Connection], Any], *, write: bo
             return result
     except (OSError, sa.exc.InterfaceError, sa.exc.OperationalError) as exc:
         raise StorageConnectionFailed(
-            f"could not reach PostgreSQL at {host_of(url)} to migrate {display_url(url)}: "
+            f"could not reach PostgreSQL at {host_of(url)} to migrate {redact_url(url)}: "
             f"{type(getattr(exc, 'orig', exc)).__name__}",
             details={"host": host_of(url)},
         ) from exc
     except sa.exc.DBAPIError as exc:
-        raise StorageError(f"PostgreSQL migration on {display_url(url)} failed: {exc.orig}") from exc
+        raise StorageError(f"PostgreSQL migration on {redact_url(url)} failed: {exc.orig}") from exc
     finally:
         await engine.dispose()
 
@@ -166,7 +171,7 @@ async def _run(url: str, work: Callable[[sa.Connection], Any], *, write: bool) -
         return await asyncio.to_thread(_sqlite, url, work, write=write)
     if scheme in ("postgresql", "postgres"):
         return await _postgres(url, work, write=write)
-    raise ASMError(f"migrations need a sqlite:// or postgresql:// URL, not {display_url(url)}")
+    raise ValidationError(f"migrations need a sqlite:// or postgresql:// URL, not {redact_url(url)}")
 
 
 # -- the API -------------------------------------------------------------------------------------
