@@ -15,7 +15,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..maintenance import MaintenanceReport, RetentionPolicy, maintenance_api
+from ..maintenance import MaintenanceProgress, MaintenanceReport, RetentionPolicy, maintenance_api
+from ..maintenance.base import STEPS
 from .common import (
     AsJson,
     console,
@@ -72,12 +73,23 @@ def run_policy(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
+                TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                 TimeElapsedColumn(),
                 console=errors,
                 transient=True,
             ) as progress:
-                progress.add_task("dry run" if dry_run else "maintenance", total=None)
-                return await maintenance_api(store).execute(retention, dry_run=dry_run)
+                task = progress.add_task("dry run" if dry_run else "maintenance", total=len(STEPS))
+
+                def show(at: MaintenanceProgress) -> None:
+                    done = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in at.counts.items() if v)
+                    label = f"{'dry run: ' if dry_run else ''}{at.step.replace('_', ' ')}"
+                    progress.update(
+                        task, completed=at.step_number - 1, description=f"{label}  {done}".rstrip()
+                    )
+
+                report = await maintenance_api(store).execute(retention, dry_run=dry_run, on_progress=show)
+                progress.update(task, completed=len(STEPS))
+                return report
 
     report = run(go())
     for failure in report.errors:

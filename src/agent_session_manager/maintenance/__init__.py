@@ -10,7 +10,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ValidationError
-from .base import HealthIssue, Maintenance, MaintenanceReport, StepError
+from .base import (
+    HealthIssue,
+    Maintenance,
+    MaintenanceProgress,
+    MaintenanceReport,
+    ProgressCallback,
+    StepError,
+)
 from .policy import PROTECTED_EVENT_TYPES, RetentionPolicy
 
 if TYPE_CHECKING:
@@ -57,7 +64,9 @@ __all__ = [
     "PROTECTED_EVENT_TYPES",
     "HealthIssue",
     "Maintenance",
+    "MaintenanceProgress",
     "MaintenanceReport",
+    "ProgressCallback",
     "RetentionPolicy",
     "StepError",
     "maintenance_api",

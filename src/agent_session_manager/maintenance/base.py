@@ -10,6 +10,8 @@ itself: call it from a scheduler (cron, a periodic task) at the rhythm you want.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -18,6 +20,23 @@ from pydantic import BaseModel, ConfigDict
 from .policy import RetentionPolicy
 
 Step = Literal["soft_delete", "hard_delete", "prune", "orphans"]
+STEPS: tuple[Step, ...] = ("soft_delete", "hard_delete", "prune", "orphans")
+
+
+@dataclass(frozen=True)
+class MaintenanceProgress:
+    """Where a running `execute` is: the step (1-based of `steps`) and the counts committed so far.
+
+    Sent when a step starts and after every batch, to the `on_progress` callback of `execute`.
+    """
+
+    step: Step
+    step_number: int
+    steps: int
+    counts: Mapping[str, int]
+
+
+ProgressCallback = Callable[[MaintenanceProgress], None]
 IssueKind = Literal[
     "events_without_session",
     "runs_without_session",
@@ -74,9 +93,17 @@ class Maintenance(Protocol):
     """Retention and repair for one store. Get one with `agent_session_manager.maintenance(store)`."""
 
     async def execute(
-        self, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+        self,
+        policy: RetentionPolicy,
+        *,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> MaintenanceReport:
-        """Every step of `policy`, in order; `now` is the reference time (default: the clock)."""
+        """Every step of `policy`, in order; `now` is the reference time (default: the clock).
+
+        `on_progress`, if given, is called when each step starts and after each batch.
+        """
         ...
 
     async def soft_delete_expired_sessions(

@@ -28,7 +28,15 @@ from ..core.models import TERMINAL_SESSION_STATUSES, ArtifactRecord, Event, Even
 from ..core.pagination import MAX_PAGE_SIZE
 from ..query.export import event_line
 from ..sessions.base import SessionStore
-from .base import HealthIssue, MaintenanceReport, Step, StepError
+from .base import (
+    STEPS,
+    HealthIssue,
+    MaintenanceProgress,
+    MaintenanceReport,
+    ProgressCallback,
+    Step,
+    StepError,
+)
 from .policy import PROTECTED_EVENT_TYPES, RetentionPolicy
 
 ARCHIVE_CONTENT_TYPE = "application/x-ndjson"
@@ -61,12 +69,27 @@ class Expiry:
 
 @dataclass
 class Tally:
-    """Counts that grow as batches commit, so a step that fails midway still reports its work."""
+    """Counts that grow as batches commit, so a step that fails midway still reports its work.
+
+    With a `listener`, every change (and every new step) is reported as `MaintenanceProgress`.
+    """
 
     values: dict[str, int] = field(default_factory=dict)
+    listener: ProgressCallback | None = None
+    step: Step = STEPS[0]
+
+    def begin(self, step: Step) -> None:
+        self.step = step
+        self._report()
 
     def add(self, name: str, count: int) -> None:
         self.values[name] = self.values.get(name, 0) + count
+        self._report()
+
+    def _report(self) -> None:
+        if self.listener is not None:
+            number = STEPS.index(self.step) + 1
+            self.listener(MaintenanceProgress(self.step, number, len(STEPS), dict(self.values)))
 
 
 def _days_before(now: datetime, days: int | None) -> datetime | None:
@@ -200,20 +223,27 @@ class BatchedMaintenance(ABC):
     # -- the port -------------------------------------------------------------------------------
 
     async def execute(
-        self, policy: RetentionPolicy, *, dry_run: bool = False, now: datetime | None = None
+        self,
+        policy: RetentionPolicy,
+        *,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> MaintenanceReport:
         policy = _checked(policy)
         when = utc_now() if now is None else ensure_utc(now, "now")
         started = time.perf_counter()
-        tally = Tally()
+        tally = Tally(listener=on_progress)
         errors: list[StepError] = []
-        steps: list[tuple[Step, Callable[[], Awaitable[None]]]] = [
-            ("soft_delete", lambda: self._soft_delete(policy, when, dry_run, tally)),
-            ("hard_delete", lambda: self._hard_delete(policy, when, dry_run, tally)),
-            ("prune", lambda: self._prune(policy, when, dry_run, tally)),
-            ("orphans", lambda: self._orphans(policy.batch_size, when, dry_run, tally)),
-        ]
-        for name, step in steps:
+        steps: dict[Step, Callable[[], Awaitable[None]]] = {
+            "soft_delete": lambda: self._soft_delete(policy, when, dry_run, tally),
+            "hard_delete": lambda: self._hard_delete(policy, when, dry_run, tally),
+            "prune": lambda: self._prune(policy, when, dry_run, tally),
+            "orphans": lambda: self._orphans(policy.batch_size, when, dry_run, tally),
+        }
+        for name in STEPS:
+            step = steps[name]
+            tally.begin(name)
             try:
                 await step()
             except ASMError as exc:

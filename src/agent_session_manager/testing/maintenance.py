@@ -37,7 +37,13 @@ from ..artifacts.registry import ArtifactRegistry
 from ..core.errors import NotFound, SessionNotFound, StorageError, ValidationError
 from ..core.json import JSONObject
 from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
-from ..maintenance import Maintenance, MaintenanceReport, RetentionPolicy, maintenance_api
+from ..maintenance import (
+    Maintenance,
+    MaintenanceProgress,
+    MaintenanceReport,
+    RetentionPolicy,
+    maintenance_api,
+)
 from ..query import import_session, query_api
 from ..sessions.base import SessionStore
 
@@ -362,6 +368,23 @@ class MaintenanceContract:
         assert real.sessions_hard_deleted == 1 and real.events_pruned > 0 and real.artifacts_cleaned == 1
         assert real.blobs_deleted == 2 and real.orphaned_sequences_cleaned == 1
         assert self._counts(await maint.execute(policy, dry_run=True, now=NOW))["events_pruned"] == 0
+
+    async def test_progress_reports_every_step_in_order_and_the_running_counts(
+        self, store: SessionStore, maint: Maintenance
+    ) -> None:
+        session = await self._session(store, "chatty", status=SessionStatus.COMPLETED)
+        await self._log(store, session, [E.SESSION_CREATED, *[E.MESSAGE_STREAMED] * 30])
+        seen: list[MaintenanceProgress] = []
+        policy = RetentionPolicy(**NOTHING, max_events_per_session=5, batch_size=10)
+        report = await maint.execute(policy, now=NOW, on_progress=seen.append)
+        assert report.events_pruned == 26
+        assert list(dict.fromkeys(p.step for p in seen)) == ["soft_delete", "hard_delete", "prune", "orphans"]
+        assert [p.step_number for p in seen] == sorted(p.step_number for p in seen)
+        assert {p.steps for p in seen} == {4}
+        pruned = [p.counts.get("events_pruned", 0) for p in seen if p.step == "prune"]
+        assert pruned == sorted(pruned) and pruned[-1] == 26
+        assert len(pruned) >= 3, "progress is reported per batch, not only per step"
+        assert seen[-1].counts.get("events_pruned") == 26
 
     async def test_archive_before_prune_writes_every_pruned_event_first(
         self, store: SessionStore, blobs: InMemoryArtifactStore, maint: Maintenance
