@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from ..core.urls import redact_url
 from .services import S3Target, SeaweedFS, postgres_admin_url, s3_target_from_env, unavailable
 
 
@@ -65,7 +66,9 @@ def postgres_url() -> Iterator[str]:
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (TimeoutError, OSError) as exc:
-        unavailable(f"PostgreSQL at {postgres_admin_url()} does not answer: {exc}")
+        unavailable(f"PostgreSQL at {redact_url(postgres_admin_url())} does not answer: {exc}")
+    except Exception as exc:  # asyncpg's own errors: authentication, missing database, ...
+        unavailable(f"PostgreSQL at {redact_url(postgres_admin_url())} refused: {type(exc).__name__}")
     parts = urlsplit(postgres_admin_url())
     try:
         yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
