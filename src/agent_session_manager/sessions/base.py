@@ -26,7 +26,9 @@ Semantics decided once for every backend (the seed's backends disagreed; ours do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -209,6 +211,53 @@ class SessionStore(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class Wakeups:
+    """Per-session wake-up signals of one store: writers `wake` a session, long-polls `poll` it.
+
+    This is the in-process half of `get_events(wait=)`; a backend whose writers may live in other
+    processes also passes `recheck`, so that a poll looks again at least that often.
+    """
+
+    def __init__(self) -> None:
+        self._signals: dict[str, asyncio.Event] = {}
+        self.closed = False
+
+    def wake(self, session_id: str) -> None:
+        """Events arrived for `session_id` (or it was deleted): let its long-polls look again."""
+        signal = self._signals.pop(session_id, None)
+        if signal is not None:
+            signal.set()
+
+    def wake_all(self) -> None:
+        for session_id in list(self._signals):
+            self.wake(session_id)
+
+    def close(self) -> None:
+        """End every poll now (each returns what it has) and every later one after its first look."""
+        self.closed = True
+        self.wake_all()
+
+    async def poll(
+        self,
+        session_id: str,
+        select: Callable[[], Awaitable[list[Event]]],
+        wait: float,
+        recheck: float | None = None,
+    ) -> list[Event]:
+        """`select()` until it finds something, `wait` seconds pass, or the store closes."""
+        deadline = time.monotonic() + wait
+        while True:
+            # Taken before the look, so that a write between the look and the sleep still wakes us.
+            signal = self._signals.setdefault(session_id, asyncio.Event())
+            found = await select()
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0 or self.closed:
+                return found
+            timeout = remaining if recheck is None else min(remaining, recheck)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout)
 
 
 class LongPollSubscription:

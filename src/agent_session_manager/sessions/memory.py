@@ -8,9 +8,7 @@ never changes the store. A store belongs to the event loop that uses it (use `sy
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,7 +35,7 @@ from ..core.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from .base import EventQuery, LongPollSubscription
+from .base import EventQuery, LongPollSubscription, Wakeups
 from .filters import run_statuses, session_statuses
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,10 +58,9 @@ class InMemorySessionStore(LongPollSubscription):
         self._sequences: dict[str, list[int]] = {}
         self._event_by_id: dict[str, Event] = {}
         self._counters: dict[str, int] = {}
-        self._signals: dict[str, asyncio.Event] = {}
+        self._wakeups = Wakeups()
         self._artifacts: dict[str, ArtifactRecord] = {}
         self._artifacts_by_session: dict[str, dict[str, None]] = {}
-        self._closed = False
 
     @classmethod
     async def from_url(
@@ -114,7 +111,7 @@ class InMemorySessionStore(LongPollSubscription):
         self._counters.pop(session_id, None)
         for key in self._artifacts_by_session.pop(session_id, {}):
             self._artifacts.pop(key, None)
-        self._notify(session_id)
+        self._wakeups.wake(session_id)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -207,21 +204,13 @@ class InMemorySessionStore(LongPollSubscription):
             limit=limit,
             wait=wait,
         )
-        found = self._select(query)
-        if found or query.wait is None:
-            return found
-        deadline = time.monotonic() + query.wait
-        while not found and not self._closed:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            signal = self._signals.setdefault(session_id, asyncio.Event())
-            try:
-                await asyncio.wait_for(signal.wait(), remaining)
-            except TimeoutError:
-                break
-            found = self._select(query)
-        return found
+        if query.wait is None:
+            return self._select(query)
+
+        async def select() -> list[Event]:
+            return self._select(query)
+
+        return await self._wakeups.poll(session_id, select, query.wait)
 
     async def get_latest_sequence(self, session_id: str) -> int:
         self._session(session_id)
@@ -265,9 +254,7 @@ class InMemorySessionStore(LongPollSubscription):
             self._artifacts_by_session.get(record.session_id, {}).pop(key, None)
 
     async def close(self) -> None:
-        self._closed = True
-        for signal in self._signals.values():
-            signal.set()
+        self._wakeups.close()
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -361,7 +348,7 @@ class InMemorySessionStore(LongPollSubscription):
             self._counters[sid] = event.sequence_number or 0
             touched.add(sid)
         for sid in touched:
-            self._notify(sid)
+            self._wakeups.wake(sid)
         return [_detached(event) for event, _ in planned]
 
     def _select(self, query: EventQuery) -> list[Event]:
@@ -381,11 +368,6 @@ class InMemorySessionStore(LongPollSubscription):
                 if query.limit is not None and len(found) >= query.limit:
                     break
         return found
-
-    def _notify(self, session_id: str) -> None:
-        signal = self._signals.pop(session_id, None)
-        if signal is not None:
-            signal.set()
 
 
 def _keyset_page(rows: list[M], key: Any, scope: str, limit: int, cursor: str | None) -> Page[M]:

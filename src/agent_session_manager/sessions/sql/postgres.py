@@ -356,7 +356,7 @@ class PostgresSessionStore(SQLSessionStore):
     async def append_event(self, event: Event) -> Event:
         """One event, one statement: no batch planning on the most frequent call."""
         stored = await self._append_one(check_event(event))
-        self._wake(event.session_id)
+        self._wakeups.wake(event.session_id)
         return stored
 
     async def _append(self, batch: Batch) -> list[Event]:
@@ -480,12 +480,12 @@ class PostgresSessionStore(SQLSessionStore):
             self._listener = listener
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        self._wake(payload)
+        self._wakeups.wake(payload)
 
     def _on_listener_lost(self, connection: Any) -> None:
         """Notifications may have been missed: every long-poll looks again (and listens anew)."""
         self._listener = None
-        self._wake_all()
+        self._wakeups.wake_all()
 
     async def _shutdown(self) -> None:
         task, self._notify_task = self._notify_task, None

@@ -9,9 +9,6 @@ rejects is rejected here, before any SQL runs, so both engines refuse the same t
 from __future__ import annotations
 
 import abc
-import asyncio
-import contextlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -44,7 +41,7 @@ from ...core.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from ..base import EventQuery, LongPollSubscription
+from ..base import EventQuery, LongPollSubscription, Wakeups
 from ..filters import run_statuses, session_statuses
 from . import statements as q
 from .batch import Batch
@@ -144,7 +141,7 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
     def __init__(self, url: str, *, poll_interval: float) -> None:
         self.url = url
         self._poll_interval = poll_interval
-        self._signals: dict[str, asyncio.Event] = {}
+        self._wakeups = Wakeups()
         self._sql: dict[str, str] = {}
         self._closed = False
 
@@ -204,19 +201,6 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         """One `$n`-style statement in its own transaction, and its rows. Internal, like `sql_read`."""
         return await self._write(self._q(sql), args)
 
-    def _signal(self, session_id: str) -> asyncio.Event:
-        return self._signals.setdefault(session_id, asyncio.Event())
-
-    def _wake(self, session_id: str) -> None:
-        """Events arrived for `session_id` (or it was deleted): let its long-polls look again."""
-        signal = self._signals.pop(session_id, None)
-        if signal is not None:
-            signal.set()
-
-    def _wake_all(self) -> None:
-        for session_id in list(self._signals):
-            self._wake(session_id)
-
     # -- sessions -------------------------------------------------------------------------------
 
     async def save_session(self, session: Session) -> Session:
@@ -263,7 +247,7 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
 
     async def delete_session(self, session_id: str) -> None:
         await self._transaction([(self._q(sql), (session_id,)) for sql in q.DELETE_SESSION])
-        self._wake(session_id)
+        self._wakeups.wake(session_id)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -337,7 +321,7 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
 
     def _woken_by(self, batch: Batch) -> None:
         for session_id in {event.session_id for event in batch.events}:
-            self._wake(session_id)
+            self._wakeups.wake(session_id)
 
     async def get_events(
         self,
@@ -369,15 +353,12 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         if query.wait is None:
             return await self._select_events(sql, converted, session_id, bounded)
         await self._prepare_wait()
-        deadline = time.monotonic() + query.wait
-        while True:
-            signal = self._signal(session_id)
-            found = await self._select_events(sql, converted, session_id, bounded)
-            remaining = deadline - time.monotonic()
-            if found or remaining <= 0 or self._closed:
-                return found
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), min(remaining, self._poll_interval))
+        return await self._wakeups.poll(
+            session_id,
+            lambda: self._select_events(sql, converted, session_id, bounded),
+            query.wait,
+            recheck=self._poll_interval,
+        )
 
     async def _select_events(
         self, sql: str, args: Sequence[Any], session_id: str, bounded: bool
@@ -481,5 +462,5 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         if self._closed:
             return
         self._closed = True
-        self._wake_all()
+        self._wakeups.close()
         await self._shutdown()
