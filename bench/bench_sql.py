@@ -139,6 +139,22 @@ async def _fresh(store: Any) -> str:
     return str((await store.save_session(Session(agent_id="bench"))).id)
 
 
+def _ours_batches(store: Any, size: int, batches: int) -> Callable[[], Awaitable[Runner]]:
+    """Our side of a batch case: `batches` appends of `size` events to a fresh session."""
+
+    async def prepare() -> Runner:
+        session_id = await _fresh(store)
+        work = [_events(session_id, size) for _ in range(batches)]
+
+        async def run() -> None:
+            for batch in work:
+                await store.append_events(batch)
+
+        return run
+
+    return prepare
+
+
 async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -> list[Result]:
     results = []
     n = 200 if quick else 3000
@@ -167,16 +183,7 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
     results.append(await _compare("PG append 1 event, 1 writer", n, ours_one, bare_one, 0.85))
 
     for size, batches in ((100, 5 if quick else 40), (1000 if quick else 10_000, 1 if quick else 3)):
-
-        async def ours_batch(size: int = size, batches: int = batches) -> Runner:
-            session_id = await _fresh(store)
-            work = [_events(session_id, size) for _ in range(batches)]
-
-            async def run() -> None:
-                for batch in work:
-                    await store.append_events(batch)
-
-            return run
+        ours_batch = _ours_batches(store, size, batches)
 
         async def bare_batch(size: int = size, batches: int = batches) -> Runner:
             session_id = await _fresh(store)
@@ -477,16 +484,7 @@ async def _sqlite_run(quick: bool, store: Any, threaded: Any, bare: sqlite3.Conn
     results.append(await _compare("SQLite append 1 event, threads only", n, threaded_one, bare_one, None))
 
     for size, batches in ((100, 5 if quick else 100), (1000 if quick else 10_000, 1 if quick else 3)):
-
-        async def ours_batch(size: int = size, batches: int = batches) -> Runner:
-            session_id = await _fresh(store)
-            work = [_events(session_id, size) for _ in range(batches)]
-
-            async def run() -> None:
-                for batch in work:
-                    await store.append_events(batch)
-
-            return run
+        ours_batch = _ours_batches(store, size, batches)
 
         async def bare_batch(size: int = size, batches: int = batches) -> Runner:
             session_id = await _fresh(store)
