@@ -200,13 +200,15 @@ async def _session_rows(url: str, session_id: str) -> dict[str, int]:
         await connection.close()
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["append_event", "append_events"])
 async def test_an_append_that_meets_a_delete_in_progress_finds_no_session(
-    pg_store: PostgresSessionStore, pg_store_url: str
+    pg_store: PostgresSessionStore, pg_store_url: str, batch: bool
 ) -> None:
     """The append starts while the delete's transaction is open (its snapshot still shows the
     session) and must wait for it, then refuse, leaving no orphan event or counter behind."""
     session = await pg_store.save_session(Session(agent_id="a"))
     await pg_store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    events = [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(3 if batch else 1)]
     deleter = await asyncpg.connect(pg_store_url)
     try:
         transaction = deleter.transaction()
@@ -214,7 +216,7 @@ async def test_an_append_that_meets_a_delete_in_progress_finds_no_session(
         for sql in DELETE_SESSION:
             await deleter.execute(sql, session.id)
         appending = asyncio.create_task(
-            pg_store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+            pg_store.append_events(events) if batch else pg_store.append_event(events[0])
         )
         await asyncio.sleep(0.3)
         await transaction.commit()
@@ -243,27 +245,6 @@ async def test_a_delete_that_meets_an_append_in_progress_removes_its_event(
         await delete
     finally:
         await appender.close()
-    assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}
-
-
-async def test_a_batch_that_meets_a_delete_in_progress_finds_no_session(
-    pg_store: PostgresSessionStore, pg_store_url: str
-) -> None:
-    session = await pg_store.save_session(Session(agent_id="a"))
-    deleter = await asyncpg.connect(pg_store_url)
-    try:
-        transaction = deleter.transaction()
-        await transaction.start()
-        for sql in DELETE_SESSION:
-            await deleter.execute(sql, session.id)
-        batch = [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(3)]
-        appending = asyncio.create_task(pg_store.append_events(batch))
-        await asyncio.sleep(0.3)
-        await transaction.commit()
-        with pytest.raises(SessionNotFound):
-            await appending
-    finally:
-        await deleter.close()
     assert await _session_rows(pg_store_url, session.id) == {"asm_events": 0, "asm_session_sequences": 0}
 
 
