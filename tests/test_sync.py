@@ -9,7 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from agent_session_manager import Event, EventType, Session, sync
+import pytest
+
+from agent_session_manager import ASMError, Event, EventType, Session, ValidationError, sync
 
 
 def test_sync_store_from_plain_code() -> None:
@@ -85,3 +87,114 @@ def test_sync_artifact_reader_is_a_plain_iterator(tmp_path: Path) -> None:
             assert reader.info.size == len(blob)
             assert b"".join(reader) == blob
         assert artifacts.get("reports/big.bin") == blob
+
+
+def test_portal_is_one_loop_for_every_thread() -> None:
+    seen: list[sync.Portal] = []
+    threads = [threading.Thread(target=lambda: seen.append(sync.portal())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(p) for p in seen}) == 1 and seen[0] is sync.portal()
+
+    async def loop_of() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    assert sync.portal().call(loop_of) is sync.portal().loop
+
+
+def test_portal_store_shared_by_many_threads_and_closed_without_stopping_the_portal() -> None:
+    shared = sync.portal()
+    store = shared.open_store("memory://")
+    session = store.save_session(Session(agent_id="a"))
+
+    def writer() -> None:
+        for _ in range(10):
+            store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [e.sequence_number for e in store.get_events(session.id)] == list(range(1, 41))
+    assert store.portal is shared
+    store.close()
+    store.close()
+    assert not shared.closed
+    with shared.open_store("memory://") as other, pytest.raises(ASMError) as raised:
+        other.get_session("missing")
+    assert raised.value.code == "session_not_found"
+
+
+async def test_portal_blocking_call_from_inside_a_running_loop_does_not_deadlock() -> None:
+    store = sync.portal().open_store("memory://")
+    try:
+        # A sync framework API called from async code: the caller's loop thread blocks, the portal works.
+        session = store.save_session(Session(agent_id="a"))
+        assert (
+            store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id)).sequence_number == 1
+        )
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        task = asyncio.create_task(ticker())
+        # The non-blocking way in: this loop keeps running while the portal appends.
+        appended = await asyncio.wait_for(
+            sync.portal().acall(
+                store.wrapped.append_event, Event(type=EventType.MESSAGE_SENT, session_id=session.id)
+            ),
+            10,
+        )
+        await asyncio.sleep(0.01)
+        task.cancel()
+        assert appended.sequence_number == 2 and ticks > 0
+    finally:
+        store.close()
+
+
+def test_portal_refuses_a_blocking_call_from_its_own_loop_instead_of_deadlocking() -> None:
+    shared = sync.portal()
+
+    async def reenter() -> int:
+        return shared.call(asyncio.sleep, 0, 1)
+
+    async def inner() -> int:
+        return await shared.acall(asyncio.sleep, 0, 7)
+
+    with pytest.raises(ValidationError, match="inside its own event loop"):
+        shared.call(reenter)
+    assert shared.call(inner) == 7
+
+
+async def test_portal_acall_cancelled_cancels_the_work_on_the_portal() -> None:
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def slow() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    task = asyncio.create_task(sync.portal().acall(slow))
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(cancelled.wait, 5)
+
+
+def test_a_closed_portal_refuses_work() -> None:
+    own = sync.Portal()
+    own.close()
+    own.close()
+    with pytest.raises(ValidationError, match="closed"):
+        own.call(asyncio.sleep, 0)

@@ -13,6 +13,10 @@ threads, and from a thread while another event loop runs elsewhere in the proces
 Methods are looked up on the wrapped store, so every backend and every later method works unchanged.
 A call that returns an async iterator (an artifact reader, say) returns a plain iterator instead, which
 is also a context manager that closes the async one.
+
+`open_store` gives each store a loop of its own, stopped when the store closes. `portal()` is the one
+loop shared by the whole process, for code that bridges a framework's sync API to many stores (see
+`Portal`): every integration's sync methods go through it, so none runs a loop thread of its own.
 """
 
 from __future__ import annotations
@@ -31,21 +35,88 @@ from .open import open_store as _open_store
 T = TypeVar("T")
 
 
-class _LoopThread:
-    """An event loop running forever in a daemon thread, accepting coroutines from other threads."""
+class Portal:
+    """An event loop running forever in a daemon thread, accepting work from any other thread or loop.
 
-    def __init__(self) -> None:
+    Async stores are bound to the loop that opened them; a portal owns that loop, so sync code (a
+    framework's sync API, `Runner.run_sync`, a notebook cell, a worker thread) and async code on other
+    loops can share one store. A blocking call waits in the calling thread while the portal's loop does
+    the work, so it never deadlocks, even from the thread of another running event loop (that loop is
+    paused for the duration of the call, as any sync call pauses it). `await portal.acall(...)` is the
+    non-blocking way in from async code. The one thing refused is a blocking call from the portal's own
+    thread (code running on its loop), which could only deadlock: it raises `validation_error`.
+
+    Use the shared one, `portal()`; a `Portal()` of your own is stopped with `close()`.
+
+    Example:
+        >>> from agent_session_manager import Session, sync
+        >>> portal = sync.portal()
+        >>> store = portal.open_store("memory://")      # lives on the portal's loop
+        >>> store.save_session(Session(agent_id="bot")).agent_id
+        'bot'
+        >>> async def count(store):                     # any coroutine function runs there too
+        ...     return len((await store.list_sessions()).items)
+        >>> portal.call(count, store.wrapped)
+        1
+        >>> store.close()                               # closes the store; the portal keeps running
+    """
+
+    def __init__(self, name: str = "asm-portal") -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="asm-sync-loop", daemon=True)
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self._thread.start()
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` stopped this portal's loop."""
+        return self.loop.is_closed()
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the portal's loop and block until it finishes; its result or exception is ours.
+
+        Raises:
+            ValidationError: called from the portal's own thread, or after `close()` (the coroutine
+                is closed unstarted).
+        """
         if threading.current_thread() is self._thread:
             coro.close()
             raise ValidationError("the sync facade cannot be called from inside its own event loop")
+        if self.loop.is_closed():
+            coro.close()
+            raise ValidationError("this portal is closed")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
+    def call(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Blocking: `await fn(*args, **kwargs)` on the portal's loop and return its result.
+
+        Args:
+            fn: an async function (or any callable returning an awaitable), called on the portal's loop.
+            *args: positional arguments for `fn`.
+            **kwargs: keyword arguments for `fn`.
+
+        Returns:
+            What `fn` returned, once awaited.
+
+        Raises:
+            ValidationError: called from the portal's own thread, or after `close()`.
+        """
+        return self.run(_awaited(lambda: fn(*args, **kwargs)))
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Non-blocking: from any event loop, await `fn(*args, **kwargs)` run on the portal's loop.
+
+        On the portal's own loop it simply awaits; elsewhere the caller's loop keeps running while it
+        waits, and cancelling the caller cancels the work on the portal.
+        """
+        if asyncio.get_running_loop() is self.loop:
+            return await fn(*args, **kwargs)
+        if self.loop.is_closed():
+            raise ValidationError("this portal is closed")
+        future = asyncio.run_coroutine_threadsafe(_awaited(lambda: fn(*args, **kwargs)), self.loop)
+        return await asyncio.wrap_future(future)
+
     def iterate(self, source: AsyncIterator[T]) -> Generator[T, None, None]:
+        """A blocking generator over an async iterator that lives on the portal's loop."""
         try:
             while True:
                 try:
@@ -57,12 +128,51 @@ class _LoopThread:
             if closer is not None and self.loop.is_running():
                 self.run(closer())
 
-    def stop(self) -> None:
+    def wrap(self, opener: Callable[[], Awaitable[Any]]) -> SyncStore:
+        """A `SyncStore` around the store `opener()` opens on this loop; its `close()` leaves the loop."""
+        return SyncStore(self, self.run(_awaited(opener)), owns_loop=False)
+
+    def open_store(self, url: str | None = None, **options: Any) -> SyncStore:
+        """`agent_session_manager.open_store` on this portal's loop, as a blocking `SyncStore`."""
+        return self.wrap(lambda: _open_store(url, **options))
+
+    def open_artifact_store(self, url: str | None = None, **options: Any) -> SyncStore:
+        """`agent_session_manager.open_artifact_store` on this portal's loop, as a blocking `SyncStore`."""
+        return self.wrap(lambda: _open_artifact_store(url, **options))
+
+    def close(self) -> None:
+        """Stop the loop and its thread; idempotent. Stores still open on it should be closed first."""
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
-        if not self.loop.is_running():
+        if not self.loop.is_running() and not self.loop.is_closed():
             self.loop.close()
+
+
+_shared: Portal | None = None
+_shared_lock = threading.Lock()
+
+
+def portal() -> Portal:
+    """The process-wide `Portal`: one background loop, started on first use, shared by every caller.
+
+    Integrations run their sync methods through it, so a store opened by one of them is usable from
+    any thread and from inside another running event loop (a sync framework call made from async code)
+    without deadlock. Its thread is a daemon: nothing needs closing at exit.
+
+    Returns:
+        The shared portal (the same object on every call, from every thread).
+
+    Example:
+        >>> from agent_session_manager import sync
+        >>> sync.portal() is sync.portal()
+        True
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.closed:
+            _shared = Portal()
+        return _shared
 
 
 async def _anext(source: AsyncIterator[T]) -> T:
@@ -75,7 +185,7 @@ class SyncIterator(Iterator[T]):
     Other attributes (such as a reader's `info`) are those of the async iterator.
     """
 
-    def __init__(self, runner: _LoopThread, source: AsyncIterator[T]) -> None:
+    def __init__(self, runner: Portal, source: AsyncIterator[T]) -> None:
         self._runner = runner
         self._source = source
         self._items = runner.iterate(source)
@@ -105,14 +215,21 @@ class SyncIterator(Iterator[T]):
 class SyncStore:
     """A blocking proxy of an async store; use as a context manager or call `close()`."""
 
-    def __init__(self, runner: _LoopThread, target: Any) -> None:
+    def __init__(self, runner: Portal, target: Any, *, owns_loop: bool = True) -> None:
         self._runner = runner
         self._target = target
+        self._owns_loop = owns_loop
+        self._closed = False
 
     @property
     def wrapped(self) -> Any:
-        """The async store behind this proxy (it lives on the proxy's private loop)."""
+        """The async store behind this proxy (it lives on the proxy's loop)."""
         return self._target
+
+    @property
+    def portal(self) -> Portal:
+        """The portal whose loop the store lives on (`await store.portal.acall(...)` from async code)."""
+        return self._runner
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
@@ -128,13 +245,15 @@ class SyncStore:
         return result
 
     def close(self) -> None:
-        """Close the store, then stop the private loop; idempotent."""
-        if self._runner.loop.is_closed():
+        """Close the store, then stop its loop if it has one of its own; idempotent."""
+        if self._closed or self._runner.closed:
             return
+        self._closed = True
         try:
             self._runner.run(self._target.close())
         finally:
-            self._runner.stop()
+            if self._owns_loop:
+                self._runner.close()
 
     def __enter__(self) -> Self:
         return self
@@ -149,12 +268,12 @@ class SyncStore:
 
 
 def wrap(opener: Callable[[], Awaitable[Any]]) -> SyncStore:
-    """A `SyncStore` around the store that `opener()` opens on the facade's private loop."""
-    runner = _LoopThread()
+    """A `SyncStore` around the store that `opener()` opens on a private loop of its own."""
+    runner = Portal(name="asm-sync-loop")
     try:
         target = runner.run(_awaited(opener))
     except BaseException:
-        runner.stop()
+        runner.close()
         raise
     return SyncStore(runner, target)
 
@@ -164,10 +283,10 @@ async def _awaited(opener: Callable[[], Awaitable[T]]) -> T:
 
 
 def open_store(url: str | None = None, **options: Any) -> SyncStore:
-    """The blocking twin of `agent_session_manager.open_store`."""
+    """The blocking twin of `agent_session_manager.open_store` (on a private loop of its own)."""
     return wrap(lambda: _open_store(url, **options))
 
 
 def open_artifact_store(url: str | None = None, **options: Any) -> SyncStore:
-    """The blocking twin of `agent_session_manager.open_artifact_store`."""
+    """The blocking twin of `agent_session_manager.open_artifact_store` (on a private loop of its own)."""
     return wrap(lambda: _open_artifact_store(url, **options))
