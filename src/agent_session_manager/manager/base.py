@@ -13,6 +13,7 @@ best-effort hint for providers that run work outside this process.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,3 +189,28 @@ def input_messages(run_input: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     if "prompt" in run_input:
         return [{"role": "user", "content": run_input["prompt"]}]
     return []
+
+
+def check_adapter(adapter: Any) -> None:
+    """Refuse what is not a `ProviderAdapter`: a non-empty `name` and async `execute` and `cancel`."""
+    name = getattr(adapter, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValidationError(
+            f"{type(adapter).__name__} is not a ProviderAdapter: it needs a non-empty string `name`",
+            details={"adapter": type(adapter).__name__},
+        )
+    for method in ("execute", "cancel"):
+        if not inspect.iscoroutinefunction(getattr(adapter, method, None)):
+            raise ValidationError(
+                f"{type(adapter).__name__} is not a ProviderAdapter: `{method}` must be an async method",
+                details={"adapter": type(adapter).__name__},
+            )
+
+
+def check_time_limit(time_limit: float | None) -> float | None:
+    """A run's time limit as seconds (`None`: no limit); anything but a number > 0 is refused."""
+    if time_limit is None:
+        return None
+    if not is_amount(time_limit) or time_limit == 0:
+        raise ValidationError("time_limit must be a number of seconds > 0", details={"field": "time_limit"})
+    return float(time_limit)
