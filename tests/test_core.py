@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -161,6 +162,19 @@ def test_error_tree_codes_and_retryable() -> None:
     }
     assert error_for_code("checksum_mismatch") is asm.ChecksumMismatch
     assert error_for_code("no_such_code") is ASMError
+
+
+def test_every_error_code_has_one_exported_class_and_is_documented() -> None:
+    assert error_for_code("provider_error") is asm.RunFailed
+    assert error_for_code("cancelled") is asm.RunCancelled
+    assert error_for_code("timeout") is asm.Timeout
+    assert issubclass(asm.RunTimedOut, asm.Timeout)
+    exported = {getattr(asm, name) for name in asm.__all__}
+    classes = [c for c in exported if isinstance(c, type) and issubclass(c, ASMError)]
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for cls in classes:
+        assert error_for_code(cls.code) in exported, cls
+        assert f"`{cls.code}`" in readme or cls is ASMError, cls.code
 
 
 def test_cursor_is_bound_to_scope_and_tamper_evident() -> None:

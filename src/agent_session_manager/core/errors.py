@@ -1,4 +1,4 @@
-"""One exception tree, rooted at `ASMError`, with the stable codes of the seed's taxonomy.
+"""One exception tree, rooted at `ASMError`: every stable error code of the library is defined here.
 
 Every error carries `.code` (stable, for programs), `.details` (a JSON-friendly dict) and `.retryable`
 (whether trying the same call again may succeed). Driver exceptions never leak raw: backends wrap them in
@@ -8,7 +8,10 @@ one of these with the original chained as `__cause__`. Messages and details neve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..manager.base import RunResult
 
 
 class ASMError(Exception):
@@ -124,16 +127,66 @@ class Timeout(ASMError):
     retryable = True
 
 
+class RunFailed(ASMError):
+    """The adapter raised: the run is `failed`. `.result` has the ids and events; the cause is chained."""
+
+    code = "provider_error"
+    default_message = "the run failed"
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
+        self.result = result
+
+
+class RunTimedOut(Timeout):
+    """The run exceeded its time limit: the run is `timeout`. `.result` has the ids and events."""
+
+    default_message = "the run exceeded its time limit"
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
+        self.result = result
+
+
+class RunCancelled(ASMError):
+    """The run was cancelled with `cancel_run` while this caller waited for it: the run is `cancelled`.
+
+    (When the caller's own task is cancelled, the manager records the cancellation and re-raises
+    `asyncio.CancelledError` instead.)
+    """
+
+    code = "cancelled"
+    default_message = "the run was cancelled"
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
+        self.result = result
+
+
 def error_for_code(code: str) -> type[ASMError]:
-    """The exception class for a stable code (unknown codes map to `ASMError`)."""
+    """The exception class that introduced a stable code (unknown codes map to `ASMError`).
+
+    Args:
+        code: a stable code, as in `ASMError.code` or `to_dict()["code"]`.
+
+    Returns:
+        The class defining that code (`"timeout"` is `Timeout`, of which `RunTimedOut` is a case).
+
+    Example:
+        >>> error_for_code("provider_error").__name__
+        'RunFailed'
+    """
     return _BY_CODE.get(code, ASMError)
 
 
-def _all_subclasses(cls: type[ASMError]) -> list[type[ASMError]]:
+def _introducing(cls: type[ASMError]) -> list[type[ASMError]]:
     found = [cls]
     for sub in cls.__subclasses__():
-        found.extend(_all_subclasses(sub))
+        found.extend(_introducing(sub))
     return found
 
 
-_BY_CODE: dict[str, type[ASMError]] = {c.code: c for c in _all_subclasses(ASMError)}
+#: Every code, mapped to the first class (depth-first from `ASMError`) that defines it.
+_BY_CODE: dict[str, type[ASMError]] = {}
+for _cls in _introducing(ASMError):
+    _BY_CODE.setdefault(_cls.code, _cls)

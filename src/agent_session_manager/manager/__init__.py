@@ -1,15 +1,13 @@
 """The session and run lifecycle over any store: `SessionManager`, `run_once`, provider adapters, the
 event pipeline (build, validate, redact, persist) and `ScriptedAdapter` for tests and demos."""
 
+from ..core.errors import RunCancelled, RunFailed, RunTimedOut
 from .base import (
     AdapterResult,
     Emit,
     ProviderAdapter,
-    RunCancelled,
     RunContext,
-    RunFailed,
     RunResult,
-    RunTimedOut,
 )
 from .pipeline import EventContext, EventPipeline, shape_warnings
 from .redaction import DEFAULT_PATTERNS, Redactor, SecretPattern

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..core.errors import ASMError, Timeout, ValidationError
+from ..core.errors import ValidationError
 from ..core.json import checked_object
 from ..core.models import Event, EventType, Run, RunStatus, Session
 from ..pricing import is_amount
@@ -121,42 +121,6 @@ class RunResult:
     error: dict[str, Any] | None = None
     provider: str | None = None
     model: str | None = None
-
-
-class RunFailed(ASMError):
-    """The adapter raised: the run is `failed`. `.result` has the ids and events; the cause is chained."""
-
-    code = "provider_error"
-    default_message = "the run failed"
-
-    def __init__(self, message: str, result: RunResult) -> None:
-        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
-        self.result = result
-
-
-class RunTimedOut(Timeout):
-    """The run exceeded its time limit: the run is `timeout`. `.result` has the ids and events."""
-
-    default_message = "the run exceeded its time limit"
-
-    def __init__(self, message: str, result: RunResult) -> None:
-        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
-        self.result = result
-
-
-class RunCancelled(ASMError):
-    """The run was cancelled with `cancel_run` while this caller waited for it: the run is `cancelled`.
-
-    (When the caller's own task is cancelled, the manager records the cancellation and re-raises
-    `asyncio.CancelledError` instead.)
-    """
-
-    code = "cancelled"
-    default_message = "the run was cancelled"
-
-    def __init__(self, message: str, result: RunResult) -> None:
-        super().__init__(message, details={"session_id": result.session_id, "run_id": result.run_id})
-        self.result = result
 
 
 def normalize_input(run_input: str | Mapping[str, Any] | None) -> dict[str, Any] | None:

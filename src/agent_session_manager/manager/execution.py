@@ -30,18 +30,15 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from ..core.clock import utc_now
-from ..core.errors import ASMError, InvalidTransition, ValidationError
+from ..core.errors import ASMError, InvalidTransition, RunCancelled, RunFailed, RunTimedOut, ValidationError
 from ..core.models import TERMINAL_SESSION_STATUSES, Event, EventType, Run, RunStatus, Session
 from ..pricing import PricingTable, cost_of, is_amount
 from ..sessions.base import SessionStore
 from .base import (
     AdapterResult,
     ProviderAdapter,
-    RunCancelled,
     RunContext,
-    RunFailed,
     RunResult,
-    RunTimedOut,
     input_messages,
 )
 from .pipeline import EventContext, EventPipeline

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..core.errors import InvalidTransition, ValidationError
+from ..core.errors import InvalidTransition, RunCancelled, RunFailed, RunTimedOut, ValidationError
 from ..core.json import checked_object
 from ..core.models import (
     TERMINAL_RUN_STATUSES,
@@ -39,10 +39,7 @@ from ..pricing import DEFAULT_PRICING, PricingTable
 from ..sessions.base import SessionStore
 from .base import (
     ProviderAdapter,
-    RunCancelled,
-    RunFailed,
     RunResult,
-    RunTimedOut,
     check_adapter,
     check_time_limit,
     normalize_input,
