@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import Field
 
 from .core.errors import ValidationError
-from .core.models import _Record
+from .core.models import Record
 
 #: Usage counters and the rate each is priced at, with accepted aliases (first name wins).
 _COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -40,7 +40,7 @@ _COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _PER_MILLION = 1_000_000
 
 
-class Rates(_Record):
+class Rates(Record):
     """USD per token for one model (or a provider's default). Cache rates fall back to `input`."""
 
     input: float = Field(ge=0, allow_inf_nan=False)
@@ -73,7 +73,7 @@ class Rates(_Record):
         return self.input if counter == "input" else self.output
 
 
-class ProviderPricing(_Record):
+class ProviderPricing(Record):
     """One provider's rates: per model key (exact or prefix) and an optional provider-wide default."""
 
     default: Rates | None = None
@@ -91,7 +91,7 @@ class ProviderPricing(_Record):
         return self.default
 
 
-class PricingTable(_Record):
+class PricingTable(Record):
     """Rates per provider name (names are matched exactly, e.g. `"anthropic"`, `"openai"`)."""
 
     providers: dict[str, ProviderPricing] = Field(default_factory=dict)

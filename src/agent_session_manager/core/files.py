@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from .clock import utc_now
 from .keys import validate_key
-from .models import _Record, _utc
+from .models import Record, utc_validator
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -59,7 +59,7 @@ EXTRA_CONTENT_TYPES: dict[str, str] = {
 _BUILTIN_TYPES = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
 
 
-class FileRef(_Record):
+class FileRef(Record):
     """What a workspace knows about one file: where, how big, what type, which SHA-256, since when.
 
     `path` is relative to the workspace (`/`-separated). `storage_url` is where the durable copy lives
@@ -75,7 +75,7 @@ class FileRef(_Record):
     storage_url: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
 
-    _check_times = field_validator("created_at", mode="after")(_utc)
+    _check_times = field_validator("created_at", mode="after")(utc_validator)
 
     @field_validator("path", mode="after")
     @classmethod

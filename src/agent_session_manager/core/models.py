@@ -1,4 +1,4 @@
-"""The domain: `Session`, `Run`, `Event`, their statuses and the 28 event types (seed ASM 0.8).
+"""The domain: `Session`, `Run`, `Event`, their statuses and the 28 event types.
 
 Models are frozen pydantic v2 models: change one with its helpers (`with_status`, `complete`, `fail`, ...)
 or `model_copy(update=...)`. Constructing a model validates it and raises `ASMError` subclasses, never
@@ -125,8 +125,12 @@ def check_run_transition(old: RunStatus, new: RunStatus) -> None:
         )
 
 
-class _Record(BaseModel):
-    """Base of the domain models: frozen, strict about unknown fields, raising `ASMError`s."""
+class Record(BaseModel):
+    """Base of every model the library defines: frozen, strict about unknown fields, raising `ASMError`s.
+
+    Subclass it for your own records that should behave like ours; timestamp fields get
+    `field_validator(name, mode="after")(utc_validator)` so naive datetimes are refused.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
     _json_fields: ClassVar[tuple[str, ...]] = ()
@@ -164,7 +168,8 @@ def _valid_id(value: Any, info: pydantic.ValidationInfo) -> Any:
     return ids.validate_id(value, info.field_name or "id")
 
 
-def _utc(value: Any, info: pydantic.ValidationInfo) -> Any:
+def utc_validator(value: Any, info: pydantic.ValidationInfo) -> Any:
+    """A pydantic validator: a datetime field must be timezone-aware; it is stored in UTC."""
     if value is None or not isinstance(value, datetime):
         return value
     return ensure_utc(value, info.field_name or "timestamp")
@@ -198,7 +203,7 @@ def _json_object(value: Any, info: pydantic.ValidationInfo) -> Any:
     return checked_object(value, info.field_name or "value")
 
 
-class Session(_Record):
+class Session(Record):
     """A conversation or task of one agent; the unit that owns runs, events and artifacts."""
 
     id: str = Field(default_factory=lambda: ids.new_id(ids.SESSION_PREFIX))
@@ -213,7 +218,7 @@ class Session(_Record):
     deleted_at: datetime | None = None
 
     _check_ids = field_validator("id", "parent_session_id", mode="before")(_valid_id)
-    _check_times = field_validator("created_at", "updated_at", "deleted_at", mode="after")(_utc)
+    _check_times = field_validator("created_at", "updated_at", "deleted_at", mode="after")(utc_validator)
     _check_json = field_validator("metadata", "context", mode="before")(_json_object)
     _check_text = field_validator("agent_id", "tags", mode="after")(_text)
 
@@ -231,7 +236,7 @@ class Session(_Record):
         return self.model_copy(update={"status": new, "updated_at": utc_now()})
 
 
-class Run(_Record):
+class Run(Record):
     """One execution of an agent within a session (a prompt in, an output or an error out)."""
 
     id: str = Field(default_factory=lambda: ids.new_id(ids.RUN_PREFIX))
@@ -250,7 +255,7 @@ class Run(_Record):
     provider_metadata: JSONObject = Field(default_factory=dict)
 
     _check_ids = field_validator("id", "session_id", mode="before")(_valid_id)
-    _check_times = field_validator("started_at", "ended_at", mode="after")(_utc)
+    _check_times = field_validator("started_at", "ended_at", mode="after")(utc_validator)
     _check_json = field_validator(
         "input", "output", "error", "metadata", "token_usage", "provider_metadata", mode="before"
     )(_json_object)
@@ -293,7 +298,7 @@ class Run(_Record):
         return self.model_copy(update={"token_usage": checked_object(merged, "token_usage")})
 
 
-class Event(_Record):
+class Event(Record):
     """One entry of a session's append-only log. `sequence_number` is assigned by the store."""
 
     id: str = Field(default_factory=lambda: ids.new_id(ids.EVENT_PREFIX))
@@ -309,7 +314,7 @@ class Event(_Record):
     correlation_id: str | None = None
 
     _check_ids = field_validator("id", "session_id", "run_id", mode="before")(_valid_id)
-    _check_times = field_validator("timestamp", mode="after")(_utc)
+    _check_times = field_validator("timestamp", mode="after")(utc_validator)
     _check_json = field_validator("data", "metadata", mode="before")(_json_object)
     _check_text = field_validator("provider", "correlation_id", mode="after")(_text)
 
@@ -341,7 +346,7 @@ def _copy_json(value: Mapping[str, Any] | None, field: str) -> JSONObject | None
     return None if value is None else checked_object(dict(value), field)
 
 
-class ArtifactRecord(_Record):
+class ArtifactRecord(Record):
     """The registry entry of one stored blob (`asm_artifacts`): what, where, how big, which checksum.
 
     `key` is unique across the registry; registering a key again replaces its record (like a put).
@@ -361,7 +366,7 @@ class ArtifactRecord(_Record):
     deleted_at: datetime | None = None
 
     _check_ids = field_validator("id", "session_id", "run_id", mode="before")(_valid_id)
-    _check_times = field_validator("created_at", "deleted_at", mode="after")(_utc)
+    _check_times = field_validator("created_at", "deleted_at", mode="after")(utc_validator)
     _check_json = field_validator("metadata", mode="before")(_json_object)
     _check_text = field_validator("content_type", "storage_backend", "storage_ref", mode="after")(_text)
 

@@ -35,7 +35,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..core.errors import ValidationError
 from ..core.keys import validate_key
-from ..core.models import EventType, SessionStatus, _Record
+from ..core.models import EventType, Record, SessionStatus
 
 #: Event types that pruning never removes: the skeleton of a session's history.
 PROTECTED_EVENT_TYPES = frozenset(
@@ -50,7 +50,7 @@ PROTECTED_EVENT_TYPES = frozenset(
 MAX_BATCH_SIZE = 10_000
 
 
-class RetentionPolicy(_Record):
+class RetentionPolicy(Record):
     """A retention policy; build it with keywords, e.g. `RetentionPolicy(max_events_per_session=10_000)`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)

@@ -45,7 +45,7 @@ from pydantic import ConfigDict, Field, PlainSerializer, field_validator, model_
 from ..core.clock import utc_now
 from ..core.errors import ValidationError
 from ..core.ids import uuid7
-from ..core.models import _Record, _utc
+from ..core.models import Record, utc_validator
 
 __all__ = [
     "SNAPSHOT_SCHEMA_VERSION",
@@ -130,7 +130,7 @@ def _round_trips(value: Any) -> Any:
     return value
 
 
-class _Document(_Record):
+class _Document(Record):
     """A Strands JSON document: camelCase names on the wire, unknown fields kept."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -173,7 +173,7 @@ class Snapshot(_Document):
     data: dict[str, Any] = Field(default_factory=dict)
     app_data: dict[str, Any] = Field(default_factory=dict, alias="appData")
 
-    _check_times = field_validator("created_at", mode="after")(_utc)
+    _check_times = field_validator("created_at", mode="after")(utc_validator)
     _check_json = field_validator("data", "app_data", mode="after")(_round_trips)
 
 
@@ -183,7 +183,7 @@ class SnapshotManifest(_Document):
     schema_version: str = Field(default=SNAPSHOT_SCHEMA_VERSION, alias="schemaVersion", pattern=_SCHEMA)
     updated_at: JSTime = Field(default_factory=now_ms, alias="updatedAt")
 
-    _check_times = field_validator("updated_at", mode="after")(_utc)
+    _check_times = field_validator("updated_at", mode="after")(utc_validator)
 
 
 @dataclass(frozen=True)
