@@ -68,6 +68,18 @@ def test_event_types_are_the_28_of_the_seed_and_closed() -> None:
     with pytest.raises(asm.InvalidEventType) as info:
         asm.Event(type="message_sent_v2", session_id="s")
     assert info.value.code == "invalid_event_type"
+    assert info.value.details["valid_types"] == [t.value for t in asm.EventType]
+
+
+def test_namespaced_event_types_are_accepted_as_strings() -> None:
+    event = asm.Event(type="langgraph.checkpoint", session_id="s")
+    assert event.type == "langgraph.checkpoint" and not isinstance(event.type, asm.EventType)
+    assert asm.Event(type="message_sent", session_id="s").type is asm.EventType.MESSAGE_SENT
+    assert asm.Event.from_dict(event.to_dict()) == event
+    with pytest.raises(asm.InvalidEventType):
+        asm.Event(type="x." + "y" * 127, session_id="s")
+    with pytest.raises(asm.InvalidEventType):
+        asm.Event(type=3, session_id="s")  # type: ignore[arg-type]
 
 
 def test_enum_values_are_the_seeds_lowercase_names() -> None:

@@ -44,6 +44,10 @@ async def pg_store(postgres_url: str) -> AsyncIterator[SessionStore]:
         await store.close()
 
 
+#: Every core type and two namespaced ones: all are stored, exported and imported alike.
+_TYPES: list[EventType | str] = [*EventType, "langgraph.checkpoint", "adk.state_delta"]
+
+
 async def _rich(store: SessionStore) -> Session:
     parent = await store.save_session(Session(agent_id="parent", created_at=T0, updated_at=T0))
     session = await store.save_session(
@@ -82,7 +86,7 @@ async def _rich(store: SessionStore) -> Session:
         )
     events = [
         Event(
-            type=list(EventType)[i % 28],
+            type=_TYPES[i % len(_TYPES)],
             session_id=session.id,
             run_id=runs[i % 3].id if i % 4 else None,
             timestamp=T0 + timedelta(microseconds=7 * i),

@@ -100,6 +100,17 @@ async def test_unknown_types_are_recorded_with_the_original_type_by_default(stor
     assert result.status is RunStatus.COMPLETED
 
 
+async def test_namespaced_types_pass_through_the_pipeline_unchanged(store: SessionStore) -> None:
+    adapter = ScriptedAdapter(
+        [("langgraph.checkpoint", {"id": "c1"}), ("message_received", {"role": "a", "content": "x"})]
+    )
+    result = await run_once(store, adapter, "hi", unknown_types="reject")
+    [checkpoint] = [e for e in await store.get_events(result.session_id) if e.type == "langgraph.checkpoint"]
+    assert checkpoint.data == {"id": "c1"}
+    assert "_validation_warnings" not in checkpoint.metadata
+    assert result.status is RunStatus.COMPLETED
+
+
 async def test_unknown_types_can_be_rejected(store: SessionStore) -> None:
     adapter = ScriptedAdapter([("thinking_delta", {"text": "hmm"})])
     with pytest.raises(RunFailed) as caught:

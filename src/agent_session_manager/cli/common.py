@@ -306,7 +306,7 @@ def event_row(event: Event) -> tuple[str, str, str, str, str]:
     return (
         str(event.sequence_number),
         event.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-        event.type.value,
+        str(event.type),
         (event.run_id or "")[-8:],
         summarize(event),
     )

@@ -1,5 +1,9 @@
 """The domain: `Session`, `Run`, `Event`, their statuses and the 28 event types.
 
+Besides the 28 `EventType`s, an event type may be a namespaced name (`langgraph.checkpoint`,
+`adk.state_delta`: `namespace.name`, lowercase, see `NAMESPACED_EVENT_TYPE`) for what has no core
+equivalent; any other unknown type is `invalid_event_type`.
+
 Models are frozen pydantic v2 models: change one with its helpers (`with_status`, `complete`, `fail`, ...)
 or `model_copy(update=...)`. Constructing a model validates it and raises `ASMError` subclasses, never
 pydantic's own error: `invalid_event_type`, `invalid_status`, or `validation_error` naming the field.
@@ -7,6 +11,7 @@ pydantic's own error: `invalid_event_type`, `invalid_status`, or `validation_err
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +76,37 @@ class EventType(StrEnum):
     TOOL_APPROVAL_REQUESTED = "tool_approval_requested"
     TOOL_APPROVAL_GRANTED = "tool_approval_granted"
     TOOL_APPROVAL_DENIED = "tool_approval_denied"
+
+
+#: What a namespaced event type looks like: two or more dot-separated lowercase names
+#: (`langgraph.checkpoint`, `adk.state_delta`). Core types have no dot, so the two sets never overlap.
+NAMESPACED_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+#: The longest namespaced event type accepted (like ids: fits any index and any log line).
+MAX_EVENT_TYPE_LENGTH = 128
+_CORE_TYPES = {t.value: t for t in EventType}
+
+
+def event_type(value: EventType | str | Any) -> EventType | str:
+    """`value` as an event type: the `EventType` member for a core name, the name itself for a
+    namespaced type, else `invalid_event_type` listing the valid types and the pattern."""
+    if isinstance(value, EventType):
+        return value
+    if isinstance(value, str):
+        core = _CORE_TYPES.get(value)
+        if core is not None:
+            return core
+        if len(value) <= MAX_EVENT_TYPE_LENGTH and NAMESPACED_EVENT_TYPE.fullmatch(value):
+            return value
+    names = ", ".join(_CORE_TYPES)
+    raise InvalidEventType(
+        f"unknown event type {value!r}; expected one of: {names}; or a namespaced type "
+        f"matching {NAMESPACED_EVENT_TYPE.pattern} (at most {MAX_EVENT_TYPE_LENGTH} characters)",
+        details={
+            "type": value if isinstance(value, str) else type(value).__name__,
+            "valid_types": list(_CORE_TYPES),
+            "pattern": NAMESPACED_EVENT_TYPE.pattern,
+        },
+    )
 
 
 TERMINAL_SESSION_STATUSES = frozenset(
@@ -154,9 +190,6 @@ class Record(BaseModel):
 def _translate(exc: pydantic.ValidationError, model: str) -> ValidationError:
     first = exc.errors(include_url=False, include_input=False)[0]
     field = ".".join(str(part) for part in first["loc"]) or model
-    if field == "type" and model == "Event":
-        names = ", ".join(t.value for t in EventType)
-        return InvalidEventType(f"unknown event type; expected one of: {names}")
     if field == "status":
         return InvalidStatus(f"invalid {model.lower()} status: {first['msg']}")
     return ValidationError(f"{model}.{field}: {first['msg']}", details={"field": field})
@@ -302,7 +335,8 @@ class Event(Record):
     """One entry of a session's append-only log. `sequence_number` is assigned by the store."""
 
     id: str = Field(default_factory=lambda: ids.new_id(ids.EVENT_PREFIX))
-    type: EventType
+    #: One of the 28 `EventType`s, or a namespaced type (`langgraph.checkpoint`) kept as a string.
+    type: EventType | str
     session_id: str
     run_id: str | None = None
     timestamp: datetime = Field(default_factory=utc_now)
@@ -317,6 +351,11 @@ class Event(Record):
     _check_times = field_validator("timestamp", mode="after")(utc_validator)
     _check_json = field_validator("data", "metadata", mode="before")(_json_object)
     _check_text = field_validator("provider", "correlation_id", mode="after")(_text)
+
+    @field_validator("type", mode="plain")
+    @classmethod
+    def _check_type(cls, value: Any) -> EventType | str:
+        return event_type(value)
 
 
 def _session_status(value: SessionStatus | str) -> SessionStatus:
@@ -333,13 +372,11 @@ def _run_status(value: RunStatus | str) -> RunStatus:
         raise InvalidStatus(f"unknown run status {value!r}") from None
 
 
-def event_types(values: EventType | str | Any) -> frozenset[EventType]:
-    """Normalise one type or an iterable of types; `invalid_event_type` for any unknown name."""
+def event_types(values: EventType | str | Any) -> frozenset[EventType | str]:
+    """Normalise one type or an iterable of types (core or namespaced); `invalid_event_type` for any
+    other name."""
     items = [values] if isinstance(values, str) else list(values)
-    try:
-        return frozenset(EventType(v) for v in items)
-    except ValueError:
-        raise InvalidEventType(f"unknown event type in {items!r}") from None
+    return frozenset(event_type(v) for v in items)
 
 
 def _copy_json(value: Mapping[str, Any] | None, field: str) -> JSONObject | None:

@@ -172,7 +172,7 @@ class RunExecution:
             self.failed.append(event)
             logger.warning(
                 "could not persist %s event %s of run %s (will retry when the run ends): %s",
-                event.type.value,
+                str(event.type),
                 event.id,
                 self.run.id,
                 describe(exc),

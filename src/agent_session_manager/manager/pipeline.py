@@ -1,6 +1,7 @@
 """The event pipeline: build, validate, optionally redact, persist (seed ASM 0.8 EventPipeline).
 
-* Build: the type must be one of the 28 `EventType`s. An unknown type from an adapter is, by option,
+* Build: the type must be one of the 28 `EventType`s or a namespaced type (`langgraph.checkpoint`, see
+  `core.models.NAMESPACED_EVENT_TYPE`). An unknown type from an adapter is, by option,
   recorded as `error_occurred` keeping the original type and data (`unknown_types="record"`, the default)
   or rejected with `invalid_event_type` (`"reject"`) — never silently turned into another type.
   `data` and `metadata` must be JSON objects (or `None`); anything else is a `validation_error`, not `{}`.
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from ..core.errors import InvalidEventType, ValidationError
 from ..core.models import Event, EventType
+from ..core.models import event_type as core_event_type
 from ..sessions.base import SessionStore
 from .redaction import Redactor
 
@@ -62,9 +64,12 @@ class EventContext:
     correlation_id: str | None = None
 
 
-def shape_warnings(event_type: EventType, data: Mapping[str, Any]) -> list[str]:
-    """Human-readable warnings for `data` not matching the expected shape of `event_type`."""
-    warnings = []
+def shape_warnings(event_type: EventType | str, data: Mapping[str, Any]) -> list[str]:
+    """Human-readable warnings for `data` not matching the expected shape of `event_type` (namespaced
+    types have no expected shape)."""
+    warnings: list[str] = []
+    if not isinstance(event_type, EventType):
+        return warnings
     for key, kind in SHAPE_RULES.get(event_type, ()):
         if key not in data:
             warnings.append(f"{event_type.value}: data.{key} is missing")
@@ -144,7 +149,7 @@ class EventPipeline:
         """Append a built event; returns it with its sequence number. Store errors propagate."""
         return await self.store.append_event(event)
 
-    def _resolve(self, event_type: EventType | str, warnings: list[str]) -> EventType:
+    def _resolve(self, event_type: EventType | str, warnings: list[str]) -> EventType | str:
         if isinstance(event_type, EventType):
             return event_type
         if not isinstance(event_type, str):
@@ -153,12 +158,10 @@ class EventPipeline:
                 details={"field": "type"},
             )
         try:
-            return EventType(event_type)
-        except ValueError:
+            return core_event_type(event_type)
+        except InvalidEventType:
             if self.unknown_types == "reject":
-                raise InvalidEventType(
-                    f"unknown event type {event_type!r}", details={"type": event_type}
-                ) from None
+                raise
         warnings.append(f"unknown event type {event_type!r} recorded as error_occurred")
         return EventType.ERROR_OCCURRED
 

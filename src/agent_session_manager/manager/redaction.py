@@ -236,14 +236,14 @@ class Redactor:
         return self._value(value, found), found
 
     def redact_event(
-        self, event_type: EventType, data: dict[str, Any], metadata: dict[str, Any]
+        self, event_type: EventType | str, data: dict[str, Any], metadata: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Redacted copies of an event's `data` (and `metadata` if `scan_metadata`), and the findings."""
         found: list[str] = []
         if self.deep_scan:
             data = self._value(data, found)
         else:
-            fields = TARGETED_FIELDS.get(event_type, ())
+            fields = TARGETED_FIELDS.get(event_type, ()) if isinstance(event_type, EventType) else ()
             data = {k: self._field(k, v, found) if k in fields else v for k, v in data.items()}
         if self.scan_metadata:
             metadata = self._value(metadata, found)

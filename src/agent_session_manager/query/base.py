@@ -253,7 +253,7 @@ class EventFilter:
 
     session_ids: tuple[str, ...] | None = None
     run_ids: tuple[str, ...] | None = None
-    types: frozenset[EventType] | None = None
+    types: frozenset[EventType | str] | None = None
     providers: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None

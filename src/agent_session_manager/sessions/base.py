@@ -55,7 +55,7 @@ class EventQuery:
     since: datetime | None = None
     until: datetime | None = None
     run_id: str | None = None
-    types: frozenset[EventType] | None = None
+    types: frozenset[EventType | str] | None = None
     limit: int | None = None
     wait: float | None = None
 

@@ -43,6 +43,7 @@ from ..core.errors import (
 from ..core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
 from ..core.pagination import encode_cursor
 from ..sessions.base import SessionStore
+from .primitives import PrimitivesContract
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -97,7 +98,7 @@ def _poisoned(payload: dict[str, Any], bad: Any, where: int) -> dict[str, Any]:
     return copy
 
 
-class SessionStoreContract:
+class SessionStoreContract(PrimitivesContract):
     """Subclass in a test module and implement `new_store`."""
 
     async def new_store(self) -> SessionStore:

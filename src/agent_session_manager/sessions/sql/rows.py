@@ -246,7 +246,7 @@ def event_params(d: Dialect, e: Event, sequence_number: int | None) -> tuple[Any
     """Insert parameters of `e` with the store-assigned `sequence_number` (column order above)."""
     return (
         e.id,
-        e.type.value,
+        str(e.type),
         d.timestamp_in(e.timestamp),
         e.session_id,
         e.run_id,
@@ -264,7 +264,7 @@ def event_from_row(d: Dialect, r: Row) -> Event:
         Event,
         {
             "id": r[0],
-            "type": _EVENT_TYPES[r[1]],
+            "type": _EVENT_TYPES.get(r[1], r[1]),
             "session_id": r[3],
             "run_id": r[4],
             "timestamp": d.timestamp_out(r[2]),

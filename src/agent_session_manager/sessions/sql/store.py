@@ -123,7 +123,7 @@ def events_query(query: EventQuery) -> tuple[str, list[Any]]:
         add("run_id = ?", query.run_id)
     if query.types is not None:
         start = len(args) + 1
-        args.extend(sorted(t.value for t in query.types))
+        args.extend(sorted(str(t) for t in query.types))
         where.append(f"type IN ({', '.join(f'${i}' for i in range(start, len(args) + 1))})")
     sql = f"{q.EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY sequence_number"
     if query.limit is not None:
