@@ -137,7 +137,9 @@ async def open_workspace_storage(
 
 async def open_snapshot_storage(url: str | None = None, **options: Any) -> SnapshotStorage:
     """Snapshot storage at `url`: `file:///dir` or `s3://bucket/prefix?endpoint=...`. Default:
-    `ASM_SNAPSHOTS_URL`, else `file://./.asm/snapshots`."""
+    `ASM_SNAPSHOTS_URL`, else `file://./.asm/snapshots`. `format="python"` writes the Python Strands
+    SDK's snake_case documents (default `"typescript"`; both are read), `namespace="session"` the
+    newer SDKs' `session/<session_id>/...` layout (`snapshots.dialects`)."""
     url = url or os.environ.get("ASM_SNAPSHOTS_URL") or DEFAULT_SNAPSHOTS_URL
     backend = resolve_backend(url, _SNAPSHOT_BACKENDS, "snapshot storage")
     storage: SnapshotStorage = await backend.from_url(url, **options)

@@ -19,7 +19,8 @@ from typing import Any, Self, TypeVar
 
 from ..core.errors import AlreadyExists, StorageError, ValidationError
 from ..core.urls import file_url_path
-from .keyed import KeyedSnapshotStorage
+from .dialects import Format
+from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
 
 _T = TypeVar("_T")
 
@@ -27,20 +28,22 @@ _T = TypeVar("_T")
 class FileSnapshotStorage(KeyedSnapshotStorage):
     """Strands-compatible snapshot storage in a local directory."""
 
-    def __init__(self, base_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, base_dir: str | os.PathLike[str], *, format: Format = "typescript", namespace: str | None = None
+    ) -> None:
+        super().__init__(format=format, namespace=namespace)
         self._base = Path(base_dir)
 
     @classmethod
     async def from_url(cls, url: str, **options: Any) -> Self:
-        """`file:///path/to/dir` (or `file://./relative`)."""
-        if options:
-            raise ValidationError(
-                f"unknown option(s) {sorted(options)}", details={"options": sorted(options)}
-            )
+        """`file:///path/to/dir` (or `file://./relative`); options `format` and `namespace`."""
+        unknown = sorted(set(options) - DIALECT_OPTIONS)
+        if unknown:
+            raise ValidationError(f"unknown option(s) {unknown}", details={"options": unknown})
         path = file_url_path(url)
         if path is None:
             raise ValidationError("a file:// snapshot URL needs a directory: file:///path/to/snapshots")
-        return cls(path)
+        return cls(path, **options)
 
     @property
     def base_dir(self) -> Path:

@@ -4,10 +4,17 @@ A backend (file, S3) subclasses `KeyedSnapshotStorage` and supplies five primiti
 to its root: `_get`, `_put` (with a create-only mode that raises `already_exists`), `_list_keys`
 (ascending, optionally after a key), `_delete` and `_delete_tree`, plus `_where(key)` naming a key in
 messages.
+
+Two options shape what is written (`snapshots.dialects`): `format` (`"typescript"`, the default, or
+`"python"`) picks the JSON dialect of every document written, and `namespace` (e.g. `"session"`, what
+the newer Strands SDKs use) puts every key under `<namespace>/`. Documents are pretty-printed like the
+archived TypeScript storages when neither is set, compact like the newer SDKs otherwise. Reads accept
+either dialect, so a bucket with documents of both lists and loads alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Self, TypeVar
 
@@ -23,12 +30,32 @@ from .base import (
     validate_identifier,
     validate_snapshot_id,
 )
+from .dialects import Format, canonical, check_format, render
 
 _D = TypeVar("_D", Snapshot, SnapshotManifest)
+_NAMESPACE = re.compile(r"[a-z0-9_-]+(/[a-z0-9_-]+)*")
+#: The options every snapshot backend takes besides its own.
+DIALECT_OPTIONS = frozenset({"format", "namespace"})
+
+
+def check_namespace(value: object) -> str | None:
+    """`value` if it is None or `/`-separated identifiers (`"session"`), else `validation_error`."""
+    if value is None or (isinstance(value, str) and _NAMESPACE.fullmatch(value)):
+        return value
+    raise ValidationError(
+        f"namespace must be '/'-separated segments of [a-z0-9_-], got {value!r}",
+        details={"field": "namespace"},
+    )
 
 
 class KeyedSnapshotStorage:
     """The shared half of the snapshot backends (see the module docstring)."""
+
+    def __init__(self, *, format: Format = "typescript", namespace: str | None = None) -> None:
+        self.format: Format = check_format(format)
+        self.namespace = check_namespace(namespace)
+        self._root = "" if namespace is None else namespace + "/"
+        self._compact = format == "python" or namespace is not None
 
     # -- primitives ---------------------------------------------------------------------------
 
@@ -68,19 +95,20 @@ class KeyedSnapshotStorage:
                 f"a {snapshot.scope!r} snapshot cannot be saved in a {location.scope!r} location",
                 details={"field": "scope"},
             )
+        body = render(snapshot.to_wire(), self.format, compact=self._compact)
         if is_latest:
-            await self._put(location.latest_key, snapshot.to_json(), create_only=False)
+            await self._put(self._root + location.latest_key, body, create_only=False)
         else:
-            key = location.history_key(validate_snapshot_id(snapshot_id))
-            await self._put(key, snapshot.to_json(), create_only=True)
+            key = self._root + location.history_key(validate_snapshot_id(snapshot_id))
+            await self._put(key, body, create_only=True)
 
     async def load_snapshot(
         self, location: SnapshotLocation, snapshot_id: str | None = None
     ) -> Snapshot | None:
         if snapshot_id is None:
-            key = location.latest_key
+            key = self._root + location.latest_key
         else:
-            key = location.history_key(validate_identifier(snapshot_id, "snapshot_id"))
+            key = self._root + location.history_key(validate_identifier(snapshot_id, "snapshot_id"))
         raw = await self._get(key)
         if raw is None:
             return None
@@ -101,9 +129,10 @@ class KeyedSnapshotStorage:
         if limit == 0:
             return []
         found: list[str] = []
-        first = None if after is None else location.history_key(after)
-        async for key in self._list_keys(location.history_prefix, first):
-            match = HISTORY_NAME.fullmatch(key[len(location.history_prefix) :])
+        prefix = self._root + location.history_prefix
+        first = None if after is None else self._root + location.history_key(after)
+        async for key in self._list_keys(prefix, first):
+            match = HISTORY_NAME.fullmatch(key[len(prefix) :])
             if match is None or (after is not None and match.group(1) <= after):
                 continue
             found.append(match.group(1))
@@ -112,29 +141,32 @@ class KeyedSnapshotStorage:
         return found
 
     async def load_manifest(self, location: SnapshotLocation) -> SnapshotManifest:
-        raw = await self._get(location.manifest_key)
+        key = self._root + location.manifest_key
+        raw = await self._get(key)
         if raw is None:
             return SnapshotManifest()
-        return self._decode(SnapshotManifest, raw, location.manifest_key)
+        return self._decode(SnapshotManifest, raw, key)
 
     async def save_manifest(self, location: SnapshotLocation, manifest: SnapshotManifest) -> None:
         if not isinstance(manifest, SnapshotManifest):
             raise ValidationError("manifest must be a SnapshotManifest", details={"field": "manifest"})
-        await self._put(location.manifest_key, manifest.to_json(), create_only=False)
+        body = render(manifest.to_wire(), self.format, manifest=True, compact=self._compact)
+        await self._put(self._root + location.manifest_key, body, create_only=False)
 
     async def delete_snapshot(self, location: SnapshotLocation, snapshot_id: str) -> None:
-        await self._delete([location.history_key(validate_identifier(snapshot_id, "snapshot_id"))])
+        key = location.history_key(validate_identifier(snapshot_id, "snapshot_id"))
+        await self._delete([self._root + key])
 
     async def prune(self, location: SnapshotLocation, *, keep_last: int) -> list[str]:
         if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 0:
             raise ValidationError("keep_last must be an integer >= 0", details={"field": "keep_last"})
         ids = await self.list_snapshot_ids(location)
         doomed = ids[: len(ids) - keep_last] if keep_last else ids
-        await self._delete([location.history_key(i) for i in doomed])
+        await self._delete([self._root + location.history_key(i) for i in doomed])
         return doomed
 
     async def delete_session(self, session_id: str) -> None:
-        await self._delete_tree(validate_identifier(session_id, "session_id") + "/")
+        await self._delete_tree(self._root + validate_identifier(session_id, "session_id") + "/")
 
     async def close(self) -> None:
         """Nothing to release (connections are pooled per store object)."""
@@ -163,7 +195,7 @@ class KeyedSnapshotStorage:
                 details={"key": where},
             )
         try:
-            return model.from_stored(value)
+            return model.from_stored(canonical(value, where, manifest=model is SnapshotManifest))
         except pydantic.ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             field = ".".join(str(p) for p in first["loc"]) or model.__name__

@@ -18,7 +18,8 @@ import obstore
 
 from ..core.errors import AlreadyExists, NotFound, ValidationError
 from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
-from .keyed import KeyedSnapshotStorage
+from .dialects import Format
+from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -26,19 +27,24 @@ _JSON = {"Content-Type": "application/json"}
 class S3SnapshotStorage(KeyedSnapshotStorage):
     """Strands-compatible snapshot storage in an S3 bucket."""
 
-    def __init__(self, location: S3Location, store: Any) -> None:
+    def __init__(
+        self, location: S3Location, store: Any, *, format: Format = "typescript", namespace: str | None = None
+    ) -> None:
+        super().__init__(format=format, namespace=namespace)
         self._location = location
         self._store = store
 
     @classmethod
     async def from_url(cls, url: str, **options: Any) -> Self:
         """`s3://bucket/prefix?endpoint=...&region=...`; options as in `core.s3` (credentials,
-        `endpoint`, `region`, `prefix`, timeouts). Credentials default to the AWS variables."""
-        unknown = sorted(set(options) - S3_SETTINGS - {"prefix"})
+        `endpoint`, `region`, `prefix`, timeouts) plus `format` and `namespace`. Credentials default
+        to the AWS variables."""
+        unknown = sorted(set(options) - S3_SETTINGS - {"prefix"} - DIALECT_OPTIONS)
         if unknown:
             raise ValidationError(f"unknown option(s) {unknown}", details={"options": unknown})
+        dialect = {name: options.pop(name) for name in DIALECT_OPTIONS & set(options)}
         location, settings = parse_s3_url(url, **options)
-        return cls(location, s3_store(location, settings))
+        return cls(location, s3_store(location, settings), **dialect)
 
     @property
     def location(self) -> S3Location:

@@ -68,6 +68,15 @@ STRANDS_MANIFEST = b"""{
   "updatedAt": "2026-03-06T12:34:56.789Z"
 }"""
 
+#: The same snapshot as the Python SDK (strands-agents 1.6x) writes it: snake_case, compact.
+STRANDS_PY_LATEST = (
+    b'{"scope": "agent", "schema_version": "1.0", "created_at": "2026-03-06T12:34:56.789Z", '
+    b'"data": {"messages": [{"role": "user", "content": [{"text": "Hello, \xc3\xa9t\xc3\xa9!"}]}], '
+    b'"state": {}, "conversation_manager_state": {"removed_message_count": 0}, '
+    b'"interrupt_state": {"interrupts": {}, "context": {}, "activated": false}, '
+    b'"system_prompt": [{"text": "Be brief."}], "model_state": {}}, "app_data": {"tenant": "acme"}}'
+)
+
 
 def strands_snapshot() -> Snapshot:
     """The snapshot of `STRANDS_LATEST`, built in Python."""
@@ -154,6 +163,41 @@ class SnapshotStorageContract:
         await storage.save_snapshot(AGENT, None, True, loaded)
         again = await storage.load_snapshot(AGENT)
         assert again == loaded
+
+    async def test_reads_the_python_dialect_into_typescript_names(self, storage: SnapshotStorage) -> None:
+        await self.write_raw(storage, AGENT.latest_key, STRANDS_PY_LATEST)
+        loaded = await storage.load_snapshot(AGENT)
+        assert loaded is not None
+        assert (loaded.created_at, loaded.app_data) == (CREATED, {"tenant": "acme"})
+        assert loaded.data == {
+            "messages": [{"role": "user", "content": [{"text": "Hello, été!"}]}],
+            "state": {},
+            "conversationManagerState": {"removed_message_count": 0},
+            "interrupts": {"interrupts": {}, "context": {}, "activated": False},
+            "systemPrompt": [{"text": "Be brief."}],
+            "modelState": {},
+        }
+
+    async def test_mixed_dialect_history_lists_and_loads(self, storage: SnapshotStorage) -> None:
+        ids = [new_snapshot_id() for _ in range(3)]
+        await self.write_raw(storage, AGENT.history_key(ids[0]), STRANDS_PY_LATEST)
+        await storage.save_snapshot(AGENT, ids[1], False, strands_snapshot())
+        await self.write_raw(storage, AGENT.history_key(ids[2]), STRANDS_LATEST)
+        assert await storage.list_snapshot_ids(AGENT) == ids
+        loaded = [await storage.load_snapshot(AGENT, i) for i in ids]
+        assert all(s is not None and s.app_data == {"tenant": "acme"} for s in loaded)
+        assert [s.data["messages"] for s in loaded if s] == [strands_snapshot().data["messages"]] * 3
+
+    async def test_a_document_in_neither_dialect_names_the_key(self, storage: SnapshotStorage) -> None:
+        await self.write_raw(storage, AGENT.latest_key, b'{"scope": "agent", "data": {}}')
+        with pytest.raises(StorageError) as info:
+            await storage.load_snapshot(AGENT)
+        assert AGENT.latest_key in info.value.message
+        assert "neither Strands dialect" in info.value.message
+        mixed = STRANDS_LATEST.replace(b'"appData"', b'"app_data"')
+        await self.write_raw(storage, AGENT.latest_key, mixed)
+        with pytest.raises(StorageError, match="app_data"):
+            await storage.load_snapshot(AGENT)
 
     # -- latest and history ---------------------------------------------------------------------
 
