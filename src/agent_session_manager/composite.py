@@ -1,4 +1,4 @@
-"""`CompositeSessionStore`: one handle over a session store and an artifact store (seed `001_…`).
+"""`CompositeSessionStore`: one handle over a session store and an artifact store.
 
 Sessions, runs, events and artifact *records* go to the session store (any `SessionStore` that is also
 an `ArtifactRegistry`: memory, SQLite, PostgreSQL); blob *contents* go to the `ArtifactStore` (memory,

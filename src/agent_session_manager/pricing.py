@@ -1,9 +1,9 @@
-"""What a run cost: token usage priced from a table of USD-per-token rates (seed ASM 0.8 `CostCalculator`).
+"""What a run cost: token usage priced from a table of USD-per-token rates.
 
 A `PricingTable` maps a provider name to a `ProviderPricing`: an optional provider-wide `default` and
 per-model `Rates`. A model is matched exactly first, then by the longest model key that is a prefix of it
 (`"claude-sonnet-4"` prices `"claude-sonnet-4-20250514"`), then by the provider default. Cache reads and
-cache writes have their own rates; when a model has none, they are priced at its input rate (seed §8.3).
+cache writes have their own rates; when a model has none, they are priced at its input rate.
 
 `cost_of` never guesses: it returns `None` ("cannot be priced") for an unknown provider, a model with no
 rates and no provider default, or usage without any recognised counter or with a counter that is not a
@@ -98,7 +98,7 @@ class PricingTable(Record):
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> PricingTable:
-        """Parse the seed's shape: `{"anthropic": {"default": {...}, "models": {"claude-": {...}}}}`."""
+        """Parse a nested mapping: `{"anthropic": {"default": {...}, "models": {"claude-": {...}}}}`."""
         if not isinstance(table, Mapping):
             raise ValidationError("a pricing table must be a mapping of provider name to rates")
         return cls(providers=dict(table))

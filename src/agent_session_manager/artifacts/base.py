@@ -1,4 +1,4 @@
-"""The `ArtifactStore` port: binary blobs by key, each stored with its size and SHA-256 (DESIGN §5).
+"""The `ArtifactStore` port: binary blobs by key, each stored with its size and SHA-256.
 
 Semantics decided once for every backend:
 
@@ -6,7 +6,7 @@ Semantics decided once for every backend:
   or backslash, at most 1024 bytes. A bad key is `validation_error` before any I/O, so nothing is read
   or written outside the store's root (file) or prefix (S3).
 * `put` replaces the whole object atomically: readers see the old version or the new one, never a mix.
-  `data` is `bytes`, `bytearray`, `memoryview` or a list/tuple of them (joined, like the seed's iodata).
+  `data` is `bytes`, `bytearray`, `memoryview` or a list/tuple of them (joined, like iodata).
   It returns the `ArtifactInfo` of what was stored.
 * `content_type` defaults to `application/octet-stream`; it must be printable ASCII with a `/`.
   `metadata` is a JSON object (the library's JSON rules) of at most 1 KiB encoded, because S3 limits

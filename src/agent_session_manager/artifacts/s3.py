@@ -2,7 +2,7 @@
 through `obstore`.
 
 `s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`. The object key is `prefix + key`,
-as in the seed (`prefix="asm/artifacts/"`, key `patch-abc123` -> `asm/artifacts/patch-abc123`), and at
+e.g. (`prefix="asm/artifacts/"`, key `patch-abc123` -> `asm/artifacts/patch-abc123`), and at
 most 1024 bytes as S3 requires. Credentials come from options (`access_key_id`, `secret_access_key`,
 `session_token`), the URL's query, or the standard AWS variables; they never appear in messages
 (`core.s3`). Opening the store lists one key under the prefix, so wrong credentials, a missing bucket or

@@ -1,4 +1,4 @@
-"""The `Maintenance` port: apply a `RetentionPolicy`, clean up orphans, check health (seed `003_…`).
+"""The `Maintenance` port: apply a `RetentionPolicy`, clean up orphans, check health.
 
 `execute(policy)` runs, in order: soft delete of expired sessions, hard delete of long soft-deleted ones,
 event pruning (per session, then store-wide), and orphan cleanup (artifact records whose session is gone,

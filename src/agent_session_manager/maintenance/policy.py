@@ -1,7 +1,6 @@
 """`RetentionPolicy`: what maintenance removes, and when. Every field does what its name says.
 
-The seed validated some fields and then ignored them (`max_session_age_days`, `max_total_events`,
-`archive_before_prune`, `batch_size`); here each one acts:
+Each field acts (none is validated and then ignored):
 
 * `max_session_age_days`: soft-delete sessions created more than N days ago (any status).
 * `max_completed_session_age_days`: soft-delete sessions in a final status (completed, failed,
@@ -22,8 +21,8 @@ The seed validated some fields and then ignored them (`max_session_age_days`, `m
   `hard_delete_after_days` alone.
 * `batch_size`: rows per transaction; every batch commits on its own, so live writers never wait long.
 
-`None` means "no limit" (the seed's `:infinity`). Defaults are the seed's, except `batch_size` (1,000
-rather than 100: a million pruned events are a thousand short transactions, not ten thousand).
+`None` means "no limit". `batch_size` defaults to 1,000: a million pruned events are a thousand short
+transactions.
 Invalid values raise `validation_error` naming the field.
 """
 

@@ -1,4 +1,4 @@
-"""The event pipeline: build, validate, optionally redact, persist (seed ASM 0.8 EventPipeline).
+"""The event pipeline: build, validate, optionally redact, persist.
 
 * Build: the type must be one of the 28 `EventType`s or a namespaced type (`langgraph.checkpoint`, see
   `core.models.NAMESPACED_EVENT_TYPE`). An unknown type from an adapter is, by option,
@@ -6,7 +6,7 @@
   or rejected with `invalid_event_type` (`"reject"`) — never silently turned into another type.
   `data` and `metadata` must be JSON objects (or `None`); anything else is a `validation_error`, not `{}`.
 * Validate: structure is enforced by `Event` (ids, aware timestamp, JSON that round-trips); the expected
-  shape per type (`SHAPE_RULES`, seed §8.1) only warns: the warnings are stored in
+  shape per type (`SHAPE_RULES`) only warns: the warnings are stored in
   `metadata["_validation_warnings"]`, so an adapter bug is visible in the log without losing the event.
 * Redact: with a `Redactor`, secrets are replaced before anything is stored; `metadata["_redactions"]`
   records how many and which categories (never the secrets).

@@ -1,8 +1,8 @@
-"""Opt-in redaction of secrets from event payloads before they are stored (seed ASM 0.8 `EventRedactor`).
+"""Opt-in redaction of secrets from event payloads before they are stored.
 
 Two mechanisms, both with a category per finding:
 
-* Patterns over text: the 22 categories of the seed (AWS, GCP, Anthropic, OpenAI, GitHub, GitLab, JWT,
+* Patterns over text: 22 categories (AWS, GCP, Anthropic, OpenAI, GitHub, GitLab, JWT,
   bearer tokens, passwords, generic API keys, secret keys, access/auth tokens, connection strings, private
   keys, env-style secrets). A pattern with a group named `secret` replaces only that group, so
   `password=hunter2` becomes `password=[REDACTED]` and `postgresql://app:pw@db/x` keeps its host. Where

@@ -1,6 +1,6 @@
-"""The `QueryAPI` port: cross-session search, statistics, usage and cost, export (seed `003_…`).
+"""The `QueryAPI` port: cross-session search, statistics, usage and cost, export.
 
-Decisions every backend shares (the seed's SQL adapter fell short on each):
+Decisions every backend shares:
 
 * Filters run in the backend (SQL `WHERE`, never a pass over rows in application memory), and every
   search pages with an opaque keyset cursor: `token_usage_desc` included, no offsets anywhere.
@@ -11,7 +11,7 @@ Decisions every backend shares (the seed's SQL adapter fell short on each):
 * Token counts are read from `Run.token_usage` as `query.tokens` says: `input_tokens`, `output_tokens`,
   `cache_read_tokens` and `cache_creation_tokens` (or Anthropic's `*_input_tokens` names), `total_tokens`.
   A JSON number counts (truncated to an integer); anything else counts as 0. A run without a numeric
-  `total_tokens` totals its other counters (the seed counted 0). `min_tokens` and `token_usage_desc` use
+  `total_tokens` totals its other counters. `min_tokens` and `token_usage_desc` use
   that same total.
 * Time ranges are inclusive at both ends and need timezone-aware datetimes.
 """

@@ -73,7 +73,10 @@ class UnpricedRun:
 
 
 def pricing_table(pricing: Any) -> PricingTable | None:
-    """`None` (the default table), a `PricingTable`, or the seed's nested mapping; else `validation_error`."""
+    """`None` (the default table), a `PricingTable`, or a mapping for `PricingTable.from_mapping`.
+
+    Anything else is `validation_error`.
+    """
     if pricing is None or isinstance(pricing, PricingTable):
         return pricing
     if isinstance(pricing, Mapping):

@@ -6,7 +6,7 @@ Counters and the names they are read from (the first name present wins, as in `p
 A counter counts when its value is a JSON number (truncated toward zero to an integer); anything else, or
 a missing key, counts as 0. A run without a numeric `total_tokens` has the total of its four other
 counters (input here means prompt tokens that were neither read from nor written to a cache), so a run
-that reports only its parts is not counted as empty (the seed counted 0).
+that reports only its parts is not counted as empty.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The `SessionStore` port: the contract every session backend passes (DESIGN §3).
+"""The `SessionStore` port: the contract every session backend passes.
 
-Semantics decided once for every backend (the seed's backends disagreed; ours do not):
+Semantics decided once for every backend :
 
 * Saves are upserts by id. Reads of a missing id raise `SessionNotFound` / `RunNotFound`.
 * A status change on save must follow the state machine in `core.models` (`invalid_transition`); the first

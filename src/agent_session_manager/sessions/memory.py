@@ -1,9 +1,9 @@
 """`InMemorySessionStore`: the whole contract in process memory, for tests, demos and ephemeral agents.
 
-Appends are O(1) (a per-session list plus a global id index; the seed scanned every event of every
-session on each read), reads find their start by binary search on the sequence, and long-polls wake on
-an in-process signal. Stored models are deep copies: mutating what you passed in, or what you got back,
-never changes the store. A store belongs to the event loop that uses it (use `sync` from threads).
+Appends are O(1) (a per-session list plus a global id index, so no read scans other sessions' events),
+reads find their start by binary search on the sequence, and long-polls wake on an in-process signal.
+Stored models are deep copies: mutating what you passed in, or what you got back, never changes the
+store. A store belongs to the event loop that uses it (use `sync` from threads).
 """
 
 from __future__ import annotations

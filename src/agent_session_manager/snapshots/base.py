@@ -1,4 +1,4 @@
-"""The `SnapshotStorage` port (seed `004_…`, Strands' `SnapshotStorage`) and the Strands data model.
+"""The `SnapshotStorage` port (Strands' `SnapshotStorage`) and the Strands data model.
 
 A snapshot is one JSON document holding an agent's (or a multi-agent orchestrator's) whole state. Per
 `SnapshotLocation` (session id, scope, scope id) there is a mutable latest snapshot, an append-only

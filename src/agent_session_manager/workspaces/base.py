@@ -1,4 +1,4 @@
-"""The `WorkspaceStorage` port (seed `002_…`, Conjure's `Storage` behaviour): a per-session working
+"""The `WorkspaceStorage` port (Conjure's `Storage` behaviour): a per-session working
 directory that programs (say, a container with it mounted) use as plain files, optionally mirrored to
 remote storage.
 

@@ -1,17 +1,18 @@
-"""The SQL schema as SQLAlchemy Core tables: the seed's five tables (reference/asm.md §4.1), one definition
-for SQLite and PostgreSQL.
+"""The SQL schema as SQLAlchemy Core tables (sessions, runs, events, event counters, artifacts), one
+definition for SQLite and PostgreSQL.
 
-Column names and meanings follow the seed so data stays portable. Types differ only where the engines do:
-JSON is `jsonb` on PostgreSQL and TEXT on SQLite; timestamps are `timestamptz` on PostgreSQL and TEXT on
-SQLite (ISO-8601 UTC with microseconds, `2026-01-01T00:00:00.000000Z`, fixed width so text order is time
-order, as Ecto writes them); tags are `text[]` on PostgreSQL and a JSON array on SQLite.
+Column names and meanings are the same on both engines, so data moves between them as is. Types differ
+only where the engines do: JSON is `jsonb` on PostgreSQL and TEXT on SQLite; timestamps are `timestamptz`
+on PostgreSQL and TEXT on SQLite (ISO-8601 UTC with microseconds, `2026-01-01T00:00:00.000000Z`, fixed
+width so text order is time order, as Ecto writes them); tags are `text[]` on PostgreSQL and a JSON array
+on SQLite.
 
 Indexes serve the store's queries: `(session_id, sequence_number)` (unique) for appends and event pages,
 keyset indexes `(created_at, id)` / `(agent_id, created_at, id)` for `list_sessions`,
-`(session_id, started_at, id)` for `list_runs`, `(session_id, created_at, id)` for artifact listings, and
-the seed's lookup indexes, and the query API's (migration 0002: sessions by update time and by tag, runs by
-provider and time). Migrations (`migrations/versions`) build exactly this;
-a test compares the two.
+`(session_id, started_at, id)` for `list_runs`, `(session_id, created_at, id)` for artifact listings,
+lookup indexes by status, type, run, correlation id, provider and time, and the query API's (migration
+0002: sessions by update time and by tag, runs by provider and time). Migrations (`migrations/versions`)
+build exactly this; a test compares the two.
 """
 
 from __future__ import annotations

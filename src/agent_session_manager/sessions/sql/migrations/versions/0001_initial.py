@@ -1,4 +1,4 @@
-"""The seed's five tables with the indexes the store's queries use.
+"""Sessions, runs, events, event counters and artifacts, with the indexes the store's queries use.
 
 Revision ID: 0001
 Revises:
