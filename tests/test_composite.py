@@ -11,6 +11,7 @@ import pytest
 
 import agent_session_manager as asm
 from agent_session_manager import (
+    AlreadyExists,
     CompositeSessionStore,
     Event,
     EventType,
@@ -101,6 +102,27 @@ async def test_put_artifact_writes_the_blob_and_registers_it(composite: Composit
     assert [r.key for r in page] == ["patch-abc123", "log"]
     totals = await composite.artifact_totals(session.id)
     assert (totals.count, totals.byte_size) == (2, len(data) + 2)
+
+
+async def test_create_only_artifacts_keep_the_first_blob_and_its_record(
+    composite: CompositeSessionStore,
+) -> None:
+    first = await composite.save_session(Session(agent_id="a"))
+    second = await composite.save_session(Session(agent_id="a"))
+    record = await composite.put_artifact(first.id, "v/1", b"one", if_absent=True)
+    attempts = [
+        composite.put_artifact(second.id, "v/1", b"two", if_absent=True),
+        composite.put_artifact_stream(second.id, "v/1", [b"t", b"wo"], if_absent=True),
+        composite.put("v/1", b"two", if_absent=True, session_id=second.id),
+    ]
+    for attempt in attempts:
+        with pytest.raises(AlreadyExists):
+            await attempt
+    assert await composite.get("v/1") == b"one"
+    assert await composite.get_artifact_record("v/1") == record
+    assert [r.key for r in await composite.list_artifact_records(second.id)] == []
+    stored = await composite.put_artifact_stream(second.id, "v/2", [b"t", b"wo"], if_absent=True)
+    assert (stored.session_id, stored.byte_size) == (second.id, 3)
 
 
 async def test_nothing_is_written_for_a_missing_session_or_a_foreign_run(

@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .artifacts.base import (
     ArtifactInfo,
@@ -49,6 +49,14 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 #: How many blobs `delete_session` deletes at once.
 DELETE_CONCURRENCY = 8
+
+
+class _Blob(NamedTuple):
+    """How a blob is written: the artifact store's keyword arguments for `put` and `put_stream`."""
+
+    content_type: str | None
+    metadata: JSONObject | None
+    if_absent: bool
 
 
 class RegistryStore(SessionStore, ArtifactRegistry, Protocol):
@@ -227,9 +235,14 @@ class CompositeSessionStore(AsyncClosing):
         run_id: str | None = None,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactRecord:
-        """Store `data` as an artifact of the session (and run); return its registry record."""
-        return (await self._put(key, data, content_type, metadata, session_id, run_id))[1]
+        """Store `data` as an artifact of the session (and run); return its registry record.
+
+        `if_absent=True` is create-only (`already_exists` if the key holds a blob), as for `put`.
+        """
+        blob = _Blob(content_type, metadata, if_absent)
+        return (await self._put(key, data, blob, session_id, run_id))[1]
 
     async def put_artifact_stream(
         self,
@@ -240,9 +253,11 @@ class CompositeSessionStore(AsyncClosing):
         run_id: str | None = None,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactRecord:
         """`put_artifact` for content larger than memory."""
-        return (await self._put_stream(key, chunks, content_type, metadata, session_id, run_id))[1]
+        blob = _Blob(content_type, metadata, if_absent)
+        return (await self._put_stream(key, chunks, blob, session_id, run_id))[1]
 
     async def put(
         self,
@@ -251,11 +266,17 @@ class CompositeSessionStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
         session_id: str | None = None,
         run_id: str | None = None,
     ) -> ArtifactInfo:
-        """`ArtifactStore.put`, registering the blob (with its session and run, if given)."""
-        return (await self._put(key, data, content_type, metadata, session_id, run_id))[0]
+        """`ArtifactStore.put`, registering the blob (with its session and run, if given).
+
+        Create-only (`if_absent=True`) is decided by the artifact store, atomically; a refused put
+        registers nothing.
+        """
+        blob = _Blob(content_type, metadata, if_absent)
+        return (await self._put(key, data, blob, session_id, run_id))[0]
 
     async def put_stream(
         self,
@@ -264,11 +285,13 @@ class CompositeSessionStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
         session_id: str | None = None,
         run_id: str | None = None,
     ) -> ArtifactInfo:
         """`ArtifactStore.put_stream`, registering the blob (with its session and run, if given)."""
-        return (await self._put_stream(key, chunks, content_type, metadata, session_id, run_id))[0]
+        blob = _Blob(content_type, metadata, if_absent)
+        return (await self._put_stream(key, chunks, blob, session_id, run_id))[0]
 
     async def delete(self, key: str) -> None:
         """Remove the record, then the blob (a failure in between leaves an orphan blob); idempotent."""
@@ -355,15 +378,12 @@ class CompositeSessionStore(AsyncClosing):
         self,
         key: str,
         data: Data,
-        content_type: str | None,
-        metadata: JSONObject | None,
+        blob: _Blob,
         session_id: str | None,
         run_id: str | None,
     ) -> tuple[ArtifactInfo, ArtifactRecord]:
         def put() -> Awaitable[ArtifactInfo]:
-            return self._blob(
-                "put", self.artifacts.put(key, data, content_type=content_type, metadata=metadata)
-            )
+            return self._blob("put", self.artifacts.put(key, data, **blob._asdict()))
 
         return await self._write(key, session_id, run_id, put)
 
@@ -371,8 +391,7 @@ class CompositeSessionStore(AsyncClosing):
         self,
         key: str,
         chunks: Chunks,
-        content_type: str | None,
-        metadata: JSONObject | None,
+        blob: _Blob,
         session_id: str | None,
         run_id: str | None,
     ) -> tuple[ArtifactInfo, ArtifactRecord]:
@@ -388,7 +407,7 @@ class CompositeSessionStore(AsyncClosing):
                 raise
 
         def put() -> Awaitable[ArtifactInfo]:
-            stream = self.artifacts.put_stream(key, tracked(), content_type=content_type, metadata=metadata)
+            stream = self.artifacts.put_stream(key, tracked(), **blob._asdict())
             return self._blob("put_stream", stream, passthrough=caller_errors)
 
         return await self._write(key, session_id, run_id, put)

@@ -41,7 +41,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
-from ..core.errors import ChecksumMismatch, ValidationError
+from ..core.errors import AlreadyExists, ChecksumMismatch, ValidationError
 from ..core.json import JSONObject, checked_object, dumps
 from ..core.keys import validate_key_prefix
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page, check_limit, decode_cursor, encode_cursor
@@ -99,8 +99,15 @@ class ArtifactStore(Protocol):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
-        """Store `data` under `key`, replacing any previous version atomically."""
+        """Store `data` under `key`, replacing any previous version atomically.
+
+        With `if_absent=True` the put is create-only: if `key` exists it raises `AlreadyExists` (code
+        `already_exists`) and changes nothing. The check and the write are one atomic step, so of
+        several racing create-only puts of one key exactly one succeeds (versioned keys are allocated
+        this way).
+        """
         ...
 
     async def put_stream(
@@ -110,8 +117,12 @@ class ArtifactStore(Protocol):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
-        """Store the concatenated `chunks` under `key` without holding them all in memory."""
+        """Store the concatenated `chunks` under `key` without holding them all in memory.
+
+        `if_absent=True` is create-only, as for `put`; the check is made when the object is committed.
+        """
         ...
 
     async def get(self, key: str) -> bytes:
@@ -247,6 +258,11 @@ def is_sha256(value: object) -> bool:
 def mismatch(where: str, key: str, reason: str) -> ChecksumMismatch:
     """The error for stored bytes that no longer match their record."""
     return ChecksumMismatch(f"{where}: {key!r} {reason}", details={"key": key, "reason": reason})
+
+
+def already_exists(where: str, key: str) -> AlreadyExists:
+    """The error for a create-only put (`if_absent=True`) of a key that is already stored."""
+    return AlreadyExists(f"{where}: {key!r} already exists", details={"key": key})
 
 
 def check_integrity(data: BytesLike, digest: str, info: ArtifactInfo, where: str) -> None:

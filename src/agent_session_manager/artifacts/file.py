@@ -53,6 +53,7 @@ from .base import (
     Chunks,
     Data,
     ListPosition,
+    already_exists,
     as_view,
     check_content_type,
     check_integrity,
@@ -133,9 +134,11 @@ def _write_all(fd: int, data: memoryview | bytes) -> None:
 class _AtomicFile:
     """A temporary file beside its target; `commit` renames it into place durably, `discard` drops it."""
 
-    def __init__(self, store: FileArtifactStore, path: str) -> None:
+    def __init__(self, store: FileArtifactStore, key: str, path: str, *, if_absent: bool = False) -> None:
         self._store = store
+        self.key = key
         self.path = path
+        self.if_absent = if_absent
         self.directory = os.path.dirname(path)
         self.temp: str | None = None
         self.fd = -1
@@ -169,13 +172,25 @@ class _AtomicFile:
             view, offset = view[written:], offset + written
 
     def commit(self, tail: bytes = b"") -> None:
-        """Append `tail`, flush, and atomically replace the target."""
+        """Append `tail`, flush, and atomically replace the target.
+
+        Create-only (`if_absent`), the temporary file is hard-linked to the target instead (the link fails if
+        the target exists, in one step), so an existing object raises `AlreadyExists` untouched.
+        """
         assert self.temp is not None, "open() first"
         _write_all(self.fd, tail)
         self.sync_data()
         os.close(self.fd)
         self.fd = -1
-        os.replace(self.temp, self.path)
+        if self.if_absent:
+            try:
+                os.link(self.temp, self.path)
+            except FileExistsError:
+                raise already_exists(self._store.where, self.key) from None
+            os.unlink(self.temp)
+            self.temp = None
+        else:
+            os.replace(self.temp, self.path)
         self._store.sync_dir(self.directory)
 
     def discard(self) -> None:
@@ -194,7 +209,7 @@ class FileArtifactStore(AsyncClosing):
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.fsync = fsync
-        self._where = f"file artifact store at {self.root}"
+        self.where = f"file artifact store at {self.root}"
         try:
             os.makedirs(self.root, exist_ok=True)
             name_max = os.pathconf(self.root, "PC_NAME_MAX")
@@ -235,14 +250,16 @@ class FileArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
-        path = self._path(key)
+        target = _AtomicFile(self, key, self._path(key), if_absent=if_absent)
         view = as_view(data)
         kind = check_content_type(content_type)
         extra = check_metadata(metadata)
-        return await asyncio.to_thread(self._put, path, key, view, kind, extra)
+        return await asyncio.to_thread(self._put, target, view, kind, extra)
 
-    def _put(self, path: str, key: str, view: memoryview, kind: str, extra: JSONObject) -> ArtifactInfo:
+    def _put(self, target: _AtomicFile, view: memoryview, kind: str, extra: JSONObject) -> ArtifactInfo:
+        key = target.key
         # Large objects are hashed on another thread while their bytes go to disk.
         digest: Future[str] | str = (
             hash_in_background(view) if len(view) >= PARALLEL_HASH_BYTES else sha256_hex(view)
@@ -265,7 +282,6 @@ class FileArtifactStore(AsyncClosing):
             target.commit()
             return info
 
-        target = _AtomicFile(self, path)
         try:
             self._guard(key, target.open)
             return self._guard(key, write, target)
@@ -280,13 +296,14 @@ class FileArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         path = self._path(key)
         kind = check_content_type(content_type)
         extra = check_metadata(metadata)
         # Every step on the temporary file ends before a cancellation lets `discard` run (a thread
         # cannot be stopped, and its descriptor must not be closed under it).
-        target = _AtomicFile(self, path)
+        target = _AtomicFile(self, key, path, if_absent=if_absent)
         try:
             await finish_in_thread(self._guard, key, target.open)
             size, digest = await drain(chunks, lambda view: self._guard(key, target.write, view))
@@ -349,7 +366,7 @@ class FileArtifactStore(AsyncClosing):
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below
         except (FileNotFoundError, NotADirectoryError):
-            raise NotFound(f"no artifact {key!r} in the {self._where}", details={"key": key}) from None
+            raise NotFound(f"no artifact {key!r} in the {self.where}", details={"key": key}) from None
         with handle:
             if os.fstat(handle.fileno()).st_size <= SMALL_FILE_BYTES:
                 # Small files: one read for bytes and record alike.
@@ -359,7 +376,7 @@ class FileArtifactStore(AsyncClosing):
             else:
                 info = self._read_record(handle, key)
                 data = handle.read(info.size)
-        check_integrity(data, sha256_hex(data), info, self._where)
+        check_integrity(data, sha256_hex(data), info, self.where)
         return data
 
     async def open_read(self, key: str) -> ArtifactReader:
@@ -379,7 +396,7 @@ class FileArtifactStore(AsyncClosing):
         async def close() -> None:
             await asyncio.to_thread(handle.close)
 
-        return ArtifactReader(info, chunks(), where=self._where, on_close=close)
+        return ArtifactReader(info, chunks(), where=self.where, on_close=close)
 
     async def stat(self, key: str) -> ArtifactInfo:
         path = self._path(key)
@@ -399,7 +416,7 @@ class FileArtifactStore(AsyncClosing):
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
         except (FileNotFoundError, NotADirectoryError):
-            raise NotFound(f"no artifact {key!r} in the {self._where}", details={"key": key}) from None
+            raise NotFound(f"no artifact {key!r} in the {self.where}", details={"key": key}) from None
         try:
             info = self._read_record(handle, key)
         except BaseException:
@@ -420,17 +437,17 @@ class FileArtifactStore(AsyncClosing):
         """The record in `tail`, the last bytes of a file of `end` bytes (more are read from `handle`
         when the trailer is longer than `tail`)."""
         if end < _FOOTER.size or len(tail) < _FOOTER.size:
-            raise mismatch(self._where, key, "is truncated (no trailer)")
+            raise mismatch(self.where, key, "is truncated (no trailer)")
         length, magic = _FOOTER.unpack(tail[-_FOOTER.size :])
         if magic != MAGIC or length > min(_MAX_TRAILER, end - _FOOTER.size):
-            raise mismatch(self._where, key, "is truncated or damaged (bad trailer)")
+            raise mismatch(self.where, key, "is truncated or damaged (bad trailer)")
         if length + _FOOTER.size > len(tail) and handle is not None:
             handle.seek(end - _FOOTER.size - length)
             tail = handle.read(length + _FOOTER.size)
-        info = _decode_trailer(tail[-_FOOTER.size - length : -_FOOTER.size], key, self._where)
+        info = _decode_trailer(tail[-_FOOTER.size - length : -_FOOTER.size], key, self.where)
         if info.size != end - _FOOTER.size - length:
             raise mismatch(
-                self._where, key, f"holds {end - _FOOTER.size - length} bytes, {info.size} were stored"
+                self.where, key, f"holds {end - _FOOTER.size - length} bytes, {info.size} were stored"
             )
         return info
 
@@ -505,5 +522,5 @@ class FileArtifactStore(AsyncClosing):
         except OSError as exc:
             reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
             raise StorageError(
-                f"{self._where}: {key!r} failed: {reason}", details={"key": key, "root": self.root}
+                f"{self.where}: {key!r} failed: {reason}", details={"key": key, "root": self.root}
             ) from exc

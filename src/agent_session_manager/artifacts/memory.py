@@ -25,6 +25,7 @@ from .base import (
     AsyncClosing,
     Chunks,
     Data,
+    already_exists,
     as_view,
     check_content_type,
     check_metadata,
@@ -71,6 +72,7 @@ class InMemoryArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         validate_key(key)
         view = as_view(data)
@@ -82,7 +84,7 @@ class InMemoryArtifactStore(AsyncClosing):
             metadata=check_metadata(metadata),
             modified_at=utc_now(),
         )
-        self._keep(bytes(view), info)
+        self._keep(bytes(view), info, if_absent)
         return _detached(info)
 
     async def put_stream(
@@ -92,6 +94,7 @@ class InMemoryArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         validate_key(key)
         kind = check_content_type(content_type)
@@ -99,7 +102,7 @@ class InMemoryArtifactStore(AsyncClosing):
         parts: builtins.list[bytes] = []
         size, digest = await drain(chunks, lambda view: parts.append(bytes(view)))
         info = ArtifactInfo(key, size, digest, kind, extra, utc_now())
-        self._keep(b"".join(parts), info)
+        self._keep(b"".join(parts), info, if_absent)
         return _detached(info)
 
     async def get(self, key: str) -> bytes:
@@ -145,7 +148,10 @@ class InMemoryArtifactStore(AsyncClosing):
             keys.append("/".join(order))
         return list_page(keys, position, limit)
 
-    def _keep(self, data: bytes, info: ArtifactInfo) -> None:
+    def _keep(self, data: bytes, info: ArtifactInfo, if_absent: bool) -> None:
+        # No await between the check and the write: atomic on the event loop.
+        if info.key in self._objects and if_absent:
+            raise already_exists(_WHERE, info.key)
         if info.key not in self._objects:
             bisect.insort(self._order, segment_order(info.key))
         self._objects[info.key] = (data, info)

@@ -22,6 +22,11 @@ upload starts (S3 metadata is fixed when an upload begins), so it first spools t
 to one part, beyond that to an anonymous temporary file in `spool_dir` (default: the system's temporary
 directory; the file disappears when closed, even after a crash); it then uploads from that file with at
 most `STREAM_BUDGET` (24 MiB) of parts in flight, so memory stays flat whatever the object's size.
+
+Create-only puts (`if_absent=True`) send `If-None-Match: *`, so the server refuses an existing key
+atomically (`already_exists`). S3 takes that condition on a single PUT only, so such a put is never a
+multipart upload: it is limited to 5 GiB (S3's single-PUT maximum) and its bytes are held in memory
+while they go up.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import binascii
 import builtins
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import obstore
 
@@ -182,6 +187,7 @@ class S3ArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         path = self._path(key)
         view = as_view(data)
@@ -198,6 +204,7 @@ class S3ArtifactStore(AsyncClosing):
                 attributes=self._attributes(digest, kind, extra),
                 chunk_size=self._part_size,
                 max_concurrency=self._max_concurrency,
+                mode=_mode(if_absent),
             )
         except Exception as exc:
             raise self._error(exc, key) from exc
@@ -210,6 +217,7 @@ class S3ArtifactStore(AsyncClosing):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         path = self._path(key)
         kind = check_content_type(content_type)
@@ -232,6 +240,7 @@ class S3ArtifactStore(AsyncClosing):
                     attributes=self._attributes(digest, kind, extra),
                     chunk_size=self._part_size,
                     max_concurrency=self._stream_concurrency,
+                    mode=_mode(if_absent),
                 )
             except Exception as exc:
                 raise self._error(exc, key) from exc
@@ -390,6 +399,11 @@ class S3ArtifactStore(AsyncClosing):
         if isinstance(exc, ASMError):
             return exc
         return s3_error(exc, self.location, key)
+
+
+def _mode(if_absent: bool) -> Literal["create", "overwrite"]:
+    """obstore's put mode: create-only sends `If-None-Match: *`, so S3 itself refuses an existing key."""
+    return "create" if if_absent else "overwrite"
 
 
 def _valid(key: str) -> bool:

@@ -32,7 +32,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..artifacts.base import ArtifactStore, segment_order
-from ..core.errors import ChecksumMismatch, InvalidCursor, NotFound, StorageError, ValidationError
+from ..core.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    InvalidCursor,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
 
 #: Keys that must be refused before any I/O: they would escape a root or a prefix, or are not text.
 BAD_KEYS: list[Any] = [
@@ -430,6 +437,61 @@ class ArtifactStoreContract:
         await asyncio.gather(*(store.put(k, k.encode()) for k in keys))
         assert await all_keys(store, "many/") == keys
         assert await asyncio.gather(*(store.get(k) for k in keys)) == [k.encode() for k in keys]
+
+    # -- create-only puts ------------------------------------------------------------------------
+
+    async def test_create_only_put_refuses_an_existing_key_and_changes_nothing(
+        self, store: ArtifactStore
+    ) -> None:
+        first = await store.put("v/1", b"first", metadata={"n": 1}, if_absent=True)
+        assert first.sha256 == sha(b"first")
+        for attempt in (
+            store.put("v/1", b"second", if_absent=True),
+            store.put_stream("v/1", agen([b"sec", b"ond"]), if_absent=True),
+        ):
+            with pytest.raises(AlreadyExists) as raised:
+                await attempt
+            assert raised.value.code == "already_exists" and raised.value.details["key"] == "v/1"
+        assert await store.get("v/1") == b"first"
+        assert (await store.stat("v/1")).metadata == {"n": 1}
+        assert await all_keys(store) == ["v/1"]
+        streamed = await store.put_stream("v/2", agen([b"a", b"b"]), if_absent=True)
+        assert streamed.size == 2 and await store.get("v/2") == b"ab"
+        await store.delete("v/1")
+        await store.put("v/1", b"again", if_absent=True)
+        assert await store.get("v/1") == b"again"
+        await store.put("v/1", b"overwritten")
+        assert await store.get("v/1") == b"overwritten"
+
+    async def test_failing_create_only_stream_leaves_the_key_free(self, store: ArtifactStore) -> None:
+        async def failing() -> AsyncIterator[bytes]:
+            yield b"part"
+            raise Boom
+
+        with pytest.raises(Boom):
+            await store.put_stream("free", failing(), if_absent=True)
+        assert not await store.exists("free")
+        await store.put_stream("free", agen([b"ok"]), if_absent=True)
+        assert await store.get("free") == b"ok"
+
+    async def test_racing_create_only_puts_exactly_one_wins(self, store: ArtifactStore) -> None:
+        payloads = [bytes([n]) * (64 * 1024 + n) for n in range(8)]
+
+        async def attempt(n: int) -> bytes | None:
+            try:
+                if n % 2:
+                    await store.put_stream("slot", agen([payloads[n]]), if_absent=True)
+                else:
+                    await store.put("slot", payloads[n], if_absent=True)
+            except AlreadyExists:
+                return None
+            return payloads[n]
+
+        for _ in range(3):
+            won = [p for p in await asyncio.gather(*(attempt(n) for n in range(8))) if p is not None]
+            assert len(won) == 1, f"{len(won)} create-only puts of one key succeeded"
+            assert await store.get("slot") == won[0]
+            await store.delete("slot")
 
     @given(
         data=st.binary(max_size=3000),

@@ -72,6 +72,7 @@ class FailingArchive(InMemoryArtifactStore):
         *,
         content_type: str | None = None,
         metadata: JSONObject | None = None,
+        if_absent: bool = False,
     ) -> ArtifactInfo:
         raise StorageError("archive is down")
 
