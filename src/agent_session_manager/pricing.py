@@ -10,9 +10,10 @@ rates and no provider default, or usage without any recognised counter or with a
 non-negative number. Stored history with odd usage therefore yields "unknown", not a wrong figure and not
 an exception in the middle of a cost summary.
 
-Token usage keys (what adapters report in `token_usage`): `input_tokens` (prompt tokens not read from or
-written to a cache), `output_tokens`, `cache_read_tokens`, `cache_creation_tokens`. Anthropic's own names
-`cache_read_input_tokens` / `cache_creation_input_tokens` are accepted as aliases.
+Token usage keys (what adapters report in `token_usage`) and their aliases are those of `core.usage`:
+`input_tokens` is priced at the `input` rate, `output_tokens` at `output`, `cache_read_tokens` (or
+`cache_read_input_tokens`) at `cache_read`, `cache_creation_tokens` (or `cache_creation_input_tokens`) at
+`cache_creation`.
 
 `DEFAULT_PRICING` is illustrative: list prices of a few Anthropic and OpenAI models as published when this
 was written. Prices change; pass your own table (or `DEFAULT_PRICING.merged(yours)`) wherever it matters.
@@ -20,7 +21,6 @@ was written. Prices change; pass your own table (or `DEFAULT_PRICING.merged(your
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,14 +28,7 @@ from pydantic import Field
 
 from .core.errors import ValidationError
 from .core.models import Record
-
-#: Usage counters and the rate each is priced at, with accepted aliases (first name wins).
-_COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("input", ("input_tokens",)),
-    ("output", ("output_tokens",)),
-    ("cache_read", ("cache_read_tokens", "cache_read_input_tokens")),
-    ("cache_creation", ("cache_creation_tokens", "cache_creation_input_tokens")),
-)
+from .core.usage import COUNTERS, is_amount, reported
 
 _PER_MILLION = 1_000_000
 
@@ -147,26 +140,20 @@ def cost_of(
 
 
 def _counts(token_usage: Mapping[str, Any] | None) -> dict[str, float] | None:
-    """The recognised counters of `token_usage`, or `None` if there is none or one is not a count."""
+    """The recognised counters of `token_usage` by rate name, or `None` if there is none or one is not
+    a count (the counters and their aliases are `core.usage.COUNTERS`)."""
     if not isinstance(token_usage, Mapping):
         return None
     counts: dict[str, float] = {}
-    for counter, names in _COUNTERS:
-        name = next((n for n in names if n in token_usage), None)
+    for counter, names in COUNTERS:
+        name = reported(token_usage, names)
         if name is None:
             continue
         value = token_usage[name]
         if not is_amount(value):
             return None
-        counts[counter] = value
+        counts[counter.removesuffix("_tokens")] = value
     return counts or None
-
-
-def is_amount(value: Any) -> bool:
-    """Whether `value` is a finite, non-negative number (not a bool): a token count or a USD amount."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-    )
 
 
 #: Illustrative list prices (USD per million tokens: input, output, cache read, cache write) of a few

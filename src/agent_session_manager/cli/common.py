@@ -25,6 +25,7 @@ from ..core.clock import utc_now
 from ..core.errors import StorageError, ValidationError
 from ..core.models import Event, Run, Session
 from ..core.urls import redact_url
+from ..core.usage import INPUT, OUTPUT, TOTAL, token_counts
 from ..demo import summarize
 from ..open import (
     DEFAULT_SNAPSHOTS_URL,
@@ -36,7 +37,6 @@ from ..open import (
 )
 from ..pricing import cost_of
 from ..query.summary import model_of
-from ..query.tokens import INPUT, OUTPUT, TOTAL, token_counts
 from ..sessions.base import SessionStore
 from ..snapshots.base import SnapshotStorage
 

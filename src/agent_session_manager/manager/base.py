@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..core.errors import ValidationError
 from ..core.json import checked_object
 from ..core.models import Event, EventType, Run, RunStatus, Session
-from ..pricing import is_amount
+from ..core.usage import is_amount
 
 
 class Emit(Protocol):

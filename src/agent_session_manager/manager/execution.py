@@ -32,7 +32,8 @@ from typing import Any, NoReturn
 from ..core.clock import utc_now
 from ..core.errors import ASMError, InvalidTransition, RunCancelled, RunFailed, RunTimedOut, ValidationError
 from ..core.models import TERMINAL_SESSION_STATUSES, Event, EventType, Run, RunStatus, Session
-from ..pricing import PricingTable, cost_of, is_amount
+from ..core.usage import is_amount
+from ..pricing import PricingTable, cost_of
 from ..sessions.base import SessionStore
 from .base import (
     AdapterResult,

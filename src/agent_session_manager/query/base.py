@@ -8,7 +8,7 @@ Decisions every backend shares:
   a scope such as `query.sessions:updated_at_desc:<filter digest>`, so an edited cursor, or one reused with
   another order or other filters, raises `invalid_cursor` instead of silently returning another listing.
 * Limits: 50 sessions or runs, 100 events by default; 1 to 1,000, else `validation_error`.
-* Token counts are read from `Run.token_usage` as `query.tokens` says: `input_tokens`, `output_tokens`,
+* Token counts are read from `Run.token_usage` as `core.usage` says: `input_tokens`, `output_tokens`,
   `cache_read_tokens` and `cache_creation_tokens` (or Anthropic's `*_input_tokens` names), `total_tokens`.
   A JSON number counts (truncated to an integer); anything else counts as 0. A run without a numeric
   `total_tokens` totals its other counters. `min_tokens` and `token_usage_desc` use
@@ -30,9 +30,9 @@ from ..core.clock import ensure_utc
 from ..core.errors import ValidationError
 from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
 from ..core.pagination import MAX_PAGE_SIZE, Page, check_limit
+from ..core.usage import total_tokens
 from ..sessions.filters import run_statuses, session_statuses
 from .export import SessionExport
-from .tokens import total_tokens
 
 DEFAULT_SESSION_LIMIT = 50
 DEFAULT_RUN_LIMIT = 50

@@ -21,8 +21,8 @@ import orjson
 
 from ..core.errors import InvalidCursor
 from ..core.pagination import Page, decode_cursor, encode_cursor
+from ..core.usage import total_tokens
 from .base import MAX_INT64, EventOrder, RunOrder, SessionOrder
-from .tokens import total_tokens
 
 T = TypeVar("T")
 SortKey = tuple[Any, ...]
@@ -103,7 +103,7 @@ EVENT_KEYSETS = {
 
 
 def sort_key(keyset: Keyset) -> Callable[[Any], SortKey]:
-    """The keyset's sort key of a model (a run's `total_tokens` is computed as `query.tokens` says)."""
+    """The keyset's sort key of a model (a run's `total_tokens` is computed as `core.usage` says)."""
     columns = keyset.columns
 
     def key(row: Any) -> SortKey:

@@ -4,7 +4,7 @@ Statements are written once in PostgreSQL's `$n` style and run through the store
 connection pool or its SQLite reader threads, `SQLSessionStore.sql_read`). `SqlText` collects a statement's
 parameters; `SqlDialect` spells what the engines spell differently: lists (`= ANY($1::text[])` vs
 `IN (SELECT value FROM json_each(?1))`), tag containment (`tags @> $1` on a GIN index vs `json_each`), and
-JSON numbers in `token_usage` (the token rule of `query.tokens`, restated in SQL and checked against the
+JSON numbers in `token_usage` (the token rule of `core.usage`, restated in SQL and checked against the
 Python one by the contract suite).
 
 Paging is keyset everywhere: `(updated_at, id) < ($1, $2)` and the like, served by the indexes of
@@ -24,6 +24,7 @@ import orjson
 from ..core.errors import SessionNotFound
 from ..core.models import Event, Run, RunStatus, Session
 from ..core.pagination import MAX_PAGE_SIZE
+from ..core.usage import CACHE_CREATION, CACHE_READ, COUNTERS, INPUT, OUTPUT, TOTAL
 from ..sessions.sql import statements as q
 from ..sessions.sql.rows import Row, event_from_row, run_from_row, session_from_row
 from ..sessions.sql.store import SQLSessionStore
@@ -31,7 +32,6 @@ from .base import EventFilter, RunFilter, SessionFilter, SessionStats
 from .engine import KeysetQueryAPI
 from .keyset import Keyset, SortKey
 from .summary import StoredCostRow, UnpricedRun, UsageRow, usage_summary
-from .tokens import CACHE_CREATION, CACHE_READ, COUNTERS, INPUT, OUTPUT, TOTAL
 
 
 class SqlText:
@@ -144,7 +144,7 @@ class SqlDialect:
         return f"json_type({column}, '$.{key}') IS NOT NULL"
 
     def counter(self, column: str, counter: str) -> str:
-        """The SQL of one token counter of `query.tokens` (first present name wins)."""
+        """The SQL of one token counter of `core.usage` (first present name wins)."""
         names = dict(COUNTERS)[counter]
         expression = self._number(column, names[-1])
         for name in reversed(names[:-1]):

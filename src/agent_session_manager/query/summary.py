@@ -15,9 +15,9 @@ from typing import Any
 
 from ..core.errors import ValidationError
 from ..core.models import Run
+from ..core.usage import INPUT, OUTPUT, TOKEN_KEYS, token_counts
 from ..pricing import PricingTable, cost_of
 from .base import CostSummary, ModelCost, ProviderCost, UsageSummary, UsageTotals
-from .tokens import INPUT, OUTPUT, TOKEN_KEYS, token_counts
 
 UNKNOWN = "unknown"
 
