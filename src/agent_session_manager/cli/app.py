@@ -14,7 +14,7 @@ import typer
 
 from ..core.errors import ASMError
 from ..open import DEFAULT_SNAPSHOTS_URL, default_artifacts_url, default_database_url
-from . import artifacts, db, demo, doctor, events, maintenance, sessions, snapshots, transfer, usage
+from . import artifacts, db, demo, doctor, events, maintenance, otel, sessions, snapshots, transfer, usage
 from .common import Settings, error_line
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(snapshots.app, name="snapshots")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(db.app, name="db")
+app.add_typer(otel.app, name="otel")
 app.command("demo")(demo.demo)
 app.command("usage")(usage.usage)
 app.command("cost")(usage.cost)

@@ -7,6 +7,7 @@ one of these with the original chained as `__cause__`. Messages and details neve
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -119,6 +120,18 @@ class MigrationRequired(StorageError):
 class DependencyNotAvailable(ASMError):
     code = "dependency_not_available"
     default_message = "an optional dependency is not installed"
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Import `modules`, or raise `DependencyNotAvailable` naming the extra that installs them."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise DependencyNotAvailable(
+                f"{module!r} is not installed: pip install 'agent-session-manager[{extra}]'",
+                details={"dependency": exc.name, "extra": extra},
+            ) from exc
 
 
 class Timeout(ASMError):

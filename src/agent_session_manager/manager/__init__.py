@@ -8,6 +8,8 @@ from .base import (
     ProviderAdapter,
     RunContext,
     RunResult,
+    RunTelemetry,
+    RunTrace,
 )
 from .pipeline import EventContext, EventPipeline, shape_warnings
 from .redaction import DEFAULT_PATTERNS, Redactor, SecretPattern
@@ -28,7 +30,9 @@ __all__ = [
     "RunContext",
     "RunFailed",
     "RunResult",
+    "RunTelemetry",
     "RunTimedOut",
+    "RunTrace",
     "ScriptEvent",
     "ScriptedAdapter",
     "SecretPattern",

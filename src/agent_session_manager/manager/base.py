@@ -99,6 +99,27 @@ class ProviderAdapter(Protocol):
         ...
 
 
+class RunTrace(Protocol):
+    """What observes one run for `RunTelemetry`: each of its events in order, then its final state."""
+
+    def feed(self, event: Event) -> None:
+        """One event of the run, as it is stored (also the terminal one)."""
+        ...
+
+    def finish(self, run: Run) -> None:
+        """The run as recorded at its end."""
+        ...
+
+
+@runtime_checkable
+class RunTelemetry(Protocol):
+    """`SessionManager(telemetry=...)`: told about every run it executes (`otel.GenAITelemetry`)."""
+
+    def start(self, session: Session, run: Run) -> RunTrace:
+        """Begin observing `run` (just saved as `running`)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     """The outcome of `execute_run` / `run_once`.

@@ -40,6 +40,7 @@ from .base import (
     ProviderAdapter,
     RunContext,
     RunResult,
+    RunTelemetry,
     input_messages,
 )
 from .pipeline import EventContext, EventPipeline
@@ -72,6 +73,7 @@ class RunExecution:
         session: Session,
         run: Run,
         callback: EventCallback | None,
+        telemetry: RunTelemetry | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -93,6 +95,7 @@ class RunExecution:
         self.reason: str | None = None
         self.done = asyncio.Event()
         self._task: asyncio.Task[AdapterResult] | None = None
+        self.trace = None if telemetry is None else telemetry.start(session, run)
 
     @classmethod
     async def start(
@@ -104,6 +107,7 @@ class RunExecution:
         adapter: ProviderAdapter,
         run: Run,
         callback: EventCallback | None,
+        telemetry: RunTelemetry | None = None,
     ) -> RunExecution:
         """Check the run's session is open and save the run as `running` (now, by `adapter`)."""
         session = await store.get_session(run.session_id)
@@ -121,6 +125,7 @@ class RunExecution:
             session=session,
             run=running,
             callback=callback,
+            telemetry=telemetry,
         )
 
     def cancel(self, reason: str | None) -> None:
@@ -188,6 +193,8 @@ class RunExecution:
         return event
 
     def _observe(self, event: Event) -> None:
+        if self.trace is not None:
+            self.trace.feed(event)
         data = event.data
         if event.type is EventType.RUN_STARTED:
             if isinstance(data.get("model"), str):
@@ -312,8 +319,13 @@ class RunExecution:
                     }
                 }
             )
-        self.events.extend(await self.store.flush(session, run, closing))
+        flushed = await self.store.flush(session, run, closing)
+        self.events.extend(flushed)
         stored = await self.store.get_run(run.id)
+        if self.trace is not None:
+            for event in flushed:
+                self.trace.feed(event)
+            self.trace.finish(stored)
         return RunResult(
             session_id=run.session_id,
             run_id=run.id,

@@ -40,6 +40,7 @@ from ..sessions.base import SessionStore
 from .base import (
     ProviderAdapter,
     RunResult,
+    RunTelemetry,
     check_adapter,
     check_time_limit,
     normalize_input,
@@ -71,9 +72,12 @@ class SessionManager:
             input/output/error); off by default.
         unknown_types: what to do with an adapter event of unknown type, `"record"` (as
             `error_occurred`, keeping the original) or `"reject"` (`invalid_event_type`).
+        telemetry: told about every run as it happens, e.g. `otel.GenAITelemetry(tracer_provider)`
+            for OpenTelemetry GenAI spans; off by default.
 
     Raises:
-        ValidationError: `store` is not an async session store, or `pricing` not a `PricingTable`.
+        ValidationError: `store` is not an async session store, `pricing` not a `PricingTable`, or
+            `telemetry` has no `start` method.
 
     Example:
         >>> manager = SessionManager(await open_store("memory://"))  # doctest: +SKIP
@@ -88,14 +92,21 @@ class SessionManager:
         pricing: PricingTable | None = DEFAULT_PRICING,
         redactor: Redactor | None = None,
         unknown_types: UnknownTypes = "record",
+        telemetry: RunTelemetry | None = None,
     ) -> None:
         _check_store(store)
+        if telemetry is not None and not isinstance(telemetry, RunTelemetry):
+            raise ValidationError(
+                "telemetry must have a start(session, run) method, e.g. otel.GenAITelemetry()",
+                details={"field": "telemetry"},
+            )
         if pricing is not None and not isinstance(pricing, PricingTable):
             raise ValidationError("pricing must be a PricingTable or None", details={"field": "pricing"})
         self.store = store
         self.pricing = pricing
         self.redactor = redactor
         self.pipeline = EventPipeline(store, redactor=redactor, unknown_types=unknown_types)
+        self.telemetry = telemetry
         self._active: dict[str, RunExecution] = {}
         #: Runs being started or executed here: a second `execute_run` of one of them is refused.
         self._claimed: set[str] = set()
@@ -198,7 +209,14 @@ class SessionManager:
         self._claimed.add(run.id)
         try:
             execution = await RunExecution.start(
-                self.store, self.pipeline, self.pricing, self.redactor, adapter, run, event_callback
+                self.store,
+                self.pipeline,
+                self.pricing,
+                self.redactor,
+                adapter,
+                run,
+                event_callback,
+                self.telemetry,
             )
             self._active[run.id] = execution
             try:
