@@ -176,6 +176,15 @@ def input_messages(run_input: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return []
 
 
+def check_telemetry(telemetry: Any) -> None:
+    """Refuse a `telemetry` that is neither None nor a `RunTelemetry` (`validation_error`)."""
+    if telemetry is not None and not isinstance(telemetry, RunTelemetry):
+        raise ValidationError(
+            "telemetry must have a start(session, run) method, e.g. otel.GenAITelemetry()",
+            details={"field": "telemetry"},
+        )
+
+
 def check_adapter(adapter: Any) -> None:
     """Refuse what is not a `ProviderAdapter`: a non-empty `name` and async `execute` and `cancel`."""
     name = getattr(adapter, "name", None)

@@ -41,6 +41,7 @@ from .base import (
     RunContext,
     RunResult,
     RunTelemetry,
+    RunTrace,
     input_messages,
 )
 from .pipeline import EventContext, EventPipeline
@@ -73,7 +74,6 @@ class RunExecution:
         session: Session,
         run: Run,
         callback: EventCallback | None,
-        telemetry: RunTelemetry | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -95,7 +95,7 @@ class RunExecution:
         self.reason: str | None = None
         self.done = asyncio.Event()
         self._task: asyncio.Task[AdapterResult] | None = None
-        self.trace = None if telemetry is None else telemetry.start(session, run)
+        self.trace: RunTrace | None = None
 
     @classmethod
     async def start(
@@ -107,7 +107,6 @@ class RunExecution:
         adapter: ProviderAdapter,
         run: Run,
         callback: EventCallback | None,
-        telemetry: RunTelemetry | None = None,
     ) -> RunExecution:
         """Check the run's session is open and save the run as `running` (now, by `adapter`)."""
         session = await store.get_session(run.session_id)
@@ -125,8 +124,12 @@ class RunExecution:
             session=session,
             run=running,
             callback=callback,
-            telemetry=telemetry,
         )
+
+    def attach(self, telemetry: RunTelemetry | None) -> None:
+        """Let `telemetry` observe this run: every event as it is stored, then the recorded outcome."""
+        if telemetry is not None:
+            self.trace = telemetry.start(self.session, self.run)
 
     def cancel(self, reason: str | None) -> None:
         """Cancel the adapter's task; `execute` records `cancelled` with `reason` and raises."""

@@ -42,6 +42,7 @@ from .base import (
     RunResult,
     RunTelemetry,
     check_adapter,
+    check_telemetry,
     check_time_limit,
     normalize_input,
 )
@@ -72,12 +73,10 @@ class SessionManager:
             input/output/error); off by default.
         unknown_types: what to do with an adapter event of unknown type, `"record"` (as
             `error_occurred`, keeping the original) or `"reject"` (`invalid_event_type`).
-        telemetry: told about every run as it happens, e.g. `otel.GenAITelemetry(tracer_provider)`
-            for OpenTelemetry GenAI spans; off by default.
+        telemetry: told about every run as it happens (`otel.GenAITelemetry()`: GenAI spans); off by default.
 
     Raises:
-        ValidationError: `store` is not an async session store, `pricing` not a `PricingTable`, or
-            `telemetry` has no `start` method.
+        ValidationError: `store`, `pricing` or `telemetry` is not what it must be.
 
     Example:
         >>> manager = SessionManager(await open_store("memory://"))  # doctest: +SKIP
@@ -95,11 +94,7 @@ class SessionManager:
         telemetry: RunTelemetry | None = None,
     ) -> None:
         _check_store(store)
-        if telemetry is not None and not isinstance(telemetry, RunTelemetry):
-            raise ValidationError(
-                "telemetry must have a start(session, run) method, e.g. otel.GenAITelemetry()",
-                details={"field": "telemetry"},
-            )
+        check_telemetry(telemetry)
         if pricing is not None and not isinstance(pricing, PricingTable):
             raise ValidationError("pricing must be a PricingTable or None", details={"field": "pricing"})
         self.store = store
@@ -209,15 +204,9 @@ class SessionManager:
         self._claimed.add(run.id)
         try:
             execution = await RunExecution.start(
-                self.store,
-                self.pipeline,
-                self.pricing,
-                self.redactor,
-                adapter,
-                run,
-                event_callback,
-                self.telemetry,
+                self.store, self.pipeline, self.pricing, self.redactor, adapter, run, event_callback
             )
+            execution.attach(self.telemetry)
             self._active[run.id] = execution
             try:
                 return await execution.execute(limit, adapter_options)

@@ -35,7 +35,7 @@ from opentelemetry.semconv.attributes import error_attributes, exception_attribu
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from ..core.models import Event, EventType, Run, RunStatus, Session
-from ..query.tokens import CACHE_CREATION, CACHE_READ, INPUT, OUTPUT, token_counts
+from ..core.usage import CACHE_CREATION, CACHE_READ, INPUT, OUTPUT, token_counts
 
 __all__ = ["GenAITelemetry", "RunSpans"]
 
