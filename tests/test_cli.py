@@ -273,6 +273,11 @@ def test_events_list_filters(cli: Cli) -> None:
     assert (
         len(cli.json("events", "list", session.id, "--since", "1h", "--until", "2099-01-01T00:00:00Z")) == 3
     )
+    assert [e["sequence_number"] for e in cli.json("events", "list", session.id, "--last", "2")] == [2, 3]
+    newest_before = cli.json("events", "list", session.id, "--before", "3", "--last", "1")
+    assert [e["sequence_number"] for e in newest_before] == [2]
+    cli.fails("validation_error", "events", "list", session.id, "--last", "1", "--limit", "1")
+    cli.fails("validation_error", "events", "list", session.id, "--last", str(2**63))
     latest = cli.json("sessions", "show", session.id, "--events", "2")["events"]
     assert [e["sequence_number"] for e in latest] == [2, 3]
     assert "the last 2 of 3 events" in cli.ok("sessions", "show", session.id, "--events", "2")

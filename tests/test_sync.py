@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager import ASMError, Event, EventType, Session, ValidationError, sync
+from agent_session_manager import (
+    ASMError,
+    Event,
+    EventType,
+    Session,
+    ValidationError,
+    open_composite_store,
+    sync,
+)
 
 
 def test_sync_store_from_plain_code() -> None:
@@ -23,6 +31,23 @@ def test_sync_store_from_plain_code() -> None:
         assert [e.sequence_number for e in stored] == [1, 2, 3]
         assert store.get_latest_sequence(session.id) == 3
         assert [e.sequence_number for e in store.get_events(session.id, after=1)] == [2, 3]
+
+
+@pytest.mark.parametrize("composite", [False, True], ids=["sqlite", "composite"])
+def test_sync_iter_events_is_a_plain_iterator(composite: bool, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/asm.db"
+    opener = (
+        sync.wrap(lambda: open_composite_store(url, "memory://", session_options={"migrate": True}))
+        if composite
+        else None
+    )
+    with opener or sync.open_store(url, migrate=True) as store:
+        session = store.save_session(Session(agent_id="a"))
+        store.append_events([Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(7)])
+        events = store.iter_events(session.id, after=1, batch_size=2)
+        assert not hasattr(events, "__anext__")
+        assert [e.sequence_number for e in events] == [2, 3, 4, 5, 6, 7]
+        assert [e.sequence_number for e in store.get_events(session.id, last=2)] == [6, 7]
 
 
 def test_sync_subscribe_is_a_plain_iterator_fed_by_other_threads() -> None:

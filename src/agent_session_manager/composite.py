@@ -43,7 +43,7 @@ from .core.keys import validate_key
 from .core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
 from .core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from .open import open_artifact_store, open_store
-from .sessions.base import SessionStore
+from .sessions.base import ITER_BATCH, SessionStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ class CompositeSessionStore(AsyncClosing):
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
+        last: int | None = None,
         wait: float | None = None,
     ) -> list[Event]:
         return await self.sessions.get_events(
@@ -186,8 +187,34 @@ class CompositeSessionStore(AsyncClosing):
             run_id=run_id,
             types=types,
             limit=limit,
+            last=last,
             wait=wait,
         )
+
+    async def iter_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        batch_size: int = ITER_BATCH,
+    ) -> AsyncIterator[Event]:
+        """The session store's `iter_events` (an async generator here too, so `sync` iterates it)."""
+        async for event in self.sessions.iter_events(
+            session_id,
+            after=after,
+            before=before,
+            since=since,
+            until=until,
+            run_id=run_id,
+            types=types,
+            batch_size=batch_size,
+        ):
+            yield event
 
     async def get_latest_sequence(self, session_id: str) -> int:
         return await self.sessions.get_latest_sequence(session_id)

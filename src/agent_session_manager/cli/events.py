@@ -38,10 +38,16 @@ def list_events(
     until: Until = None,
     run_id: RunId = None,
     types: Types = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many events (the oldest).")] = None,
+    last: Annotated[
+        int | None, typer.Option(help="Only the newest N matching events (with --before: the N before it).")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """A session's events in order, with the filters of `get_events`."""
+    """A session's events in order, with the filters of `get_events`.
+
+    Example: `asm events list SESSION --last 20` (the newest 20, oldest first).
+    """
     low, high = time_range(since, until)
 
     async def go() -> None:
@@ -55,6 +61,7 @@ def list_events(
                 run_id=run_id,
                 types=types,
                 limit=limit,
+                last=last,
             )
         if as_json:
             print_json([e.to_dict() for e in events])

@@ -124,9 +124,7 @@ def show(
                 artifacts.extend(records.items)
                 if (cursor := records.next_cursor) is None:
                     break
-            events = (
-                await store.get_events(session_id, after=max(0, stats.latest_sequence - last)) if last else []
-            )
+            events = await store.get_events(session_id, last=last) if last else []
         if as_json:
             print_json(
                 {

@@ -15,8 +15,10 @@ Semantics decided once for every backend :
   the stored event; one invalid event and nothing is written. `flush` saves session, run and events
   atomically.
 * `get_events`: ascending sequence; `after`/`before` exclusive on sequence; `since`/`until` inclusive on
-  timestamp; `wait` long-polls: when nothing matches, block until a matching event is appended or `wait`
-  seconds pass (then `[]`).
+  timestamp; `limit` keeps the oldest matches, `last` the newest (one indexed query read backwards, so
+  `before=S, last=N` pages backwards); `wait` long-polls: when nothing matches, block until a matching
+  event is appended or `wait` seconds pass (then `[]`). `iter_events` streams the same selection in
+  batches, holding one batch at a time.
 * `list_sessions` / `list_runs` page with opaque keyset cursors in a deterministic order: sessions by
   `(created_at, id)` ascending, runs by `(started_at, id)` ascending.
 * `subscribe` yields the session's events live and in order, forever; resuming with `after=` the last
@@ -32,7 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from ..core.clock import ensure_utc
 from ..core.errors import ValidationError
@@ -43,6 +45,21 @@ from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 SUBSCRIBE_POLL_SECONDS = 30.0
 #: How many events `subscribe` reads per round trip.
 SUBSCRIBE_BATCH = 500
+#: How many events `iter_events` reads per round trip by default.
+ITER_BATCH = 1000
+#: Sequence numbers, limits and expectations are 64-bit signed integers in every backend.
+MAX_SEQUENCE = 2**63 - 1
+
+
+def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
+    """`value` if it is an int from `minimum` to 2**63-1 (what every backend stores), else
+    `validation_error` naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SEQUENCE:
+        raise ValidationError(
+            f"{name} must be an integer from {minimum} to 2**63-1",
+            details={"field": name, "value": repr(value)},
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,8 @@ class EventQuery:
     run_id: str | None = None
     types: frozenset[EventType | str] | None = None
     limit: int | None = None
+    #: Keep the newest `last` matches instead of the oldest `limit` (still returned in ascending order).
+    last: int | None = None
     wait: float | None = None
 
     @classmethod
@@ -71,13 +90,22 @@ class EventQuery:
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
+        last: int | None = None,
         wait: float | None = None,
     ) -> EventQuery:
-        for name, value in (("after", after), ("before", before), ("limit", limit)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValidationError(f"{name} must be a non-negative integer", details={"field": name})
-        if limit == 0:
-            raise ValidationError("limit must be at least 1", details={"field": "limit"})
+        for name, value, minimum in (
+            ("after", after, 0),
+            ("before", before, 0),
+            ("limit", limit, 1),
+            ("last", last, 1),
+        ):
+            if value is not None:
+                check_count(value, name, minimum=minimum)
+        if limit is not None and last is not None:
+            raise ValidationError(
+                "limit (the oldest matches) and last (the newest) exclude each other",
+                details={"field": "last"},
+            )
         if wait is not None and (isinstance(wait, bool) or not wait >= 0):
             raise ValidationError("wait must be a number of seconds >= 0", details={"field": "wait"})
         return cls(
@@ -89,6 +117,7 @@ class EventQuery:
             run_id=run_id,
             types=None if types is None else event_types(types),
             limit=limit,
+            last=last,
             wait=wait or None,
         )
 
@@ -179,9 +208,26 @@ class SessionStore(Protocol):
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
+        last: int | None = None,
         wait: float | None = None,
     ) -> list[Event]:
-        """A session's events in ascending sequence, filtered; `wait` seconds of long-poll if none."""
+        """A session's events in ascending sequence, filtered; the oldest `limit` or the newest `last`
+        of them; `wait` seconds of long-poll if none."""
+        ...
+
+    def iter_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        batch_size: int = ITER_BATCH,
+    ) -> AsyncIterator[Event]:
+        """The events `get_events` would return, in ascending sequence, read `batch_size` at a time."""
         ...
 
     async def get_latest_sequence(self, session_id: str) -> int:
@@ -273,6 +319,9 @@ class LongPollSubscription:
         session_id: str,
         *,
         after: int | None = None,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
@@ -305,6 +354,48 @@ class LongPollSubscription:
                 if (run_id is None or event.run_id == run_id) and (wanted is None or event.type in wanted):
                     yield event
             await asyncio.sleep(0)
+
+    async def iter_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        types: Iterable[EventType | str] | EventType | str | None = None,
+        batch_size: int = ITER_BATCH,
+    ) -> AsyncIterator[Event]:
+        """Keyset pages of `get_events` after the last sequence seen: one batch in memory at a time,
+        each an indexed range read."""
+        query = EventQuery.build(
+            session_id,
+            after=after,
+            before=before,
+            since=since,
+            until=until,
+            run_id=run_id,
+            types=types,
+            limit=check_count(batch_size, "batch_size", minimum=1),
+        )
+        position = after
+        while True:
+            batch = await self.get_events(
+                session_id,
+                after=position,
+                before=query.before,
+                since=query.since,
+                until=query.until,
+                run_id=query.run_id,
+                types=query.types,
+                limit=batch_size,
+            )
+            for event in batch:
+                yield event
+            if len(batch) < batch_size:
+                return
+            position = batch[-1].sequence_number or position
 
     async def __aenter__(self) -> Self:
         return self

@@ -191,6 +191,7 @@ class InMemorySessionStore(LongPollSubscription):
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
+        last: int | None = None,
         wait: float | None = None,
     ) -> list[Event]:
         query = EventQuery.build(
@@ -202,6 +203,7 @@ class InMemorySessionStore(LongPollSubscription):
             run_id=run_id,
             types=types,
             limit=limit,
+            last=last,
             wait=wait,
         )
         if query.wait is None:
@@ -352,21 +354,24 @@ class InMemorySessionStore(LongPollSubscription):
         return [_detached(event) for event, _ in planned]
 
     def _select(self, query: EventQuery) -> list[Event]:
+        """The matches between the `after`/`before` bounds (found by binary search), scanned forwards
+        for `limit` or backwards for `last`."""
         self._session(query.session_id)
         events = self._events.get(query.session_id, [])
-        start = (
-            0
-            if query.after is None
-            else bisect.bisect_right(self._sequences.get(query.session_id, []), query.after)
-        )
+        sequences = self._sequences.get(query.session_id, [])
+        start = 0 if query.after is None else bisect.bisect_right(sequences, query.after)
+        end = len(events) if query.before is None else bisect.bisect_left(sequences, query.before)
+        window = range(start, end) if query.last is None else range(end - 1, start - 1, -1)
+        wanted = query.limit if query.last is None else query.last
         found: list[Event] = []
-        for event in events[start:]:
-            if query.before is not None and (event.sequence_number or 0) >= query.before:
-                break
+        for index in window:
+            event = events[index]
             if query.matches(event):
                 found.append(_detached(event))
-                if query.limit is not None and len(found) >= query.limit:
+                if wanted is not None and len(found) >= wanted:
                     break
+        if query.last is not None:
+            found.reverse()
         return found
 
 

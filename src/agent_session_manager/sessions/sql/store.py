@@ -103,7 +103,10 @@ def check_run(run: Any) -> Run:
 
 
 def events_query(query: EventQuery) -> tuple[str, list[Any]]:
-    """`$n`-style SQL and arguments of `get_events` (the dialect converts timestamps afterwards)."""
+    """`$n`-style SQL and arguments of `get_events` (the dialect converts timestamps afterwards).
+
+    With `last`, the `(session_id, sequence_number)` index is read backwards (`ORDER BY ... DESC
+    LIMIT`): the rows come newest first, and the caller reverses them."""
     where = ["session_id = $1"]
     args: list[Any] = [query.session_id]
 
@@ -126,7 +129,10 @@ def events_query(query: EventQuery) -> tuple[str, list[Any]]:
         args.extend(sorted(str(t) for t in query.types))
         where.append(f"type IN ({', '.join(f'${i}' for i in range(start, len(args) + 1))})")
     sql = f"{q.EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY sequence_number"
-    if query.limit is not None:
+    if query.last is not None:
+        args.append(query.last)
+        sql += f" DESC LIMIT ${len(args)}"
+    elif query.limit is not None:
         args.append(query.limit)
         sql += f" LIMIT ${len(args)}"
     return sql, args
@@ -334,6 +340,7 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
         limit: int | None = None,
+        last: int | None = None,
         wait: float | None = None,
     ) -> list[Event]:
         query = EventQuery.build(
@@ -345,28 +352,31 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
             run_id=run_id,
             types=types,
             limit=limit,
+            last=last,
             wait=wait,
         )
         sql, args = events_query(query)
         converted = [self.dialect.ts(a) if isinstance(a, datetime) else a for a in args]
-        bounded = query.limit is not None and query.limit <= MAX_PAGE_SIZE
         if query.wait is None:
-            return await self._select_events(sql, converted, session_id, bounded)
+            return await self._select_events(sql, converted, query)
         await self._prepare_wait()
         return await self._wakeups.poll(
             session_id,
-            lambda: self._select_events(sql, converted, session_id, bounded),
+            lambda: self._select_events(sql, converted, query),
             query.wait,
             recheck=self._poll_interval,
         )
 
-    async def _select_events(
-        self, sql: str, args: Sequence[Any], session_id: str, bounded: bool
-    ) -> list[Event]:
-        rows = await self._read(self._q(sql), args, bounded=bounded)
-        if not rows and await self._one(q.SESSION_EXISTS, session_id) is None:
-            raise session_missing(session_id)
-        return [event_from_row(self.dialect, row) for row in rows]
+    async def _select_events(self, sql: str, args: Sequence[Any], query: EventQuery) -> list[Event]:
+        count = query.limit if query.last is None else query.last
+        rows = await self._read(self._q(sql), args, bounded=count is not None and count <= MAX_PAGE_SIZE)
+        if not rows and await self._one(q.SESSION_EXISTS, query.session_id) is None:
+            raise session_missing(query.session_id)
+        dialect = self.dialect
+        events = [event_from_row(dialect, row) for row in rows]
+        if query.last is not None:
+            events.reverse()
+        return events
 
     async def get_latest_sequence(self, session_id: str) -> int:
         row = await self._one(q.LATEST_SEQUENCE, session_id)
