@@ -1,0 +1,1 @@
+"""Framework integrations, one optional extra each (`agent-session-manager[langgraph]`, ...)."""

@@ -1,0 +1,492 @@
+"""`ASMSaver`: a LangGraph checkpointer on our sessions, with storage linear in the conversation.
+
+Every thread is one of our sessions, so `asm sessions`, `asm events`, search, export and retention work
+on LangGraph threads too; the layout is described in `layout`. Each method exists sync and async (the
+sync ones go through `sync.portal()`), plus `copy_thread`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from ... import sync
+from ...core.errors import SessionNotFound, ValidationError
+from ...core.models import Event, Session, SessionStatus
+from ...open import open_store
+from ...sessions.base import SessionStore
+from . import layout
+from .layout import CHECKPOINT, MISSING, STATE_TYPES, WRITES, Thread, session_id_for
+
+#: Threads whose fold is kept in memory (least recently used first out).
+CACHED_THREADS = 256
+_PAGE = 500
+
+
+class ASMSaver(BaseCheckpointSaver[str]):
+    """A LangGraph `BaseCheckpointSaver` storing each thread as one of our sessions.
+
+    Give it an async store used from your event loop (`ASMSaver(await open_store(url))`; the async
+    methods then run on that loop), or a store living on `sync.portal()` (`ASMSaver.from_url(url)`, or
+    `ASMSaver(sync.portal().open_store(url))`), which both the sync and the async methods can use.
+
+    Args:
+        store: a `SessionStore`, or a `sync.SyncStore` opened through `sync.portal()`.
+        serde: LangGraph's serializer (default: `JsonPlusSerializer`, as for LangGraph's own savers).
+
+    Raises:
+        ValidationError: a sync method on a saver whose store is not on the portal.
+
+    Example:
+        >>> from langgraph.graph import StateGraph
+        >>> builder = StateGraph(int)
+        >>> _ = builder.add_node("add_one", lambda x: x + 1)
+        >>> _ = builder.set_entry_point("add_one")
+        >>> _ = builder.set_finish_point("add_one")
+        >>> with ASMSaver.from_url("memory://") as saver:
+        ...     graph = builder.compile(checkpointer=saver)
+        ...     graph.invoke(1, {"configurable": {"thread_id": "t1"}})
+        2
+    """
+
+    def __init__(
+        self, store: SessionStore | sync.SyncStore, *, serde: SerializerProtocol | None = None
+    ) -> None:
+        super().__init__(serde=serde)
+        if isinstance(store, sync.SyncStore):
+            self.store: SessionStore = store.wrapped
+            self._portal: sync.Portal | None = store.portal
+        else:
+            self.store = store
+            self._portal = None
+        self._threads: OrderedDict[str, Thread] = OrderedDict()
+
+    # -- construction --------------------------------------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url: str, *, serde: SerializerProtocol | None = None, **options: Any) -> _SaverContext:
+        """A saver on the store at `url`, as a sync or async context manager that closes the store.
+
+        The store lives on `sync.portal()`, so the saver works from sync code (`graph.invoke`) and from
+        any event loop (`graph.ainvoke`), like `SqliteSaver.from_conn_string` / `PostgresSaver`.
+
+        Args:
+            url: a session store URL (`sqlite:///path`, `postgresql://...`, `memory://`).
+            serde: LangGraph's serializer (default `JsonPlusSerializer`).
+            **options: passed to `open_store` (for example `migrate=True`).
+
+        Returns:
+            A context manager yielding the `ASMSaver`.
+
+        Example:
+            >>> with ASMSaver.from_url("memory://") as saver:
+            ...     saver.get_tuple({"configurable": {"thread_id": "none"}}) is None
+            True
+        """
+        return _SaverContext(url, serde, options)
+
+    # -- running -------------------------------------------------------------------------------------
+
+    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._portal is None:
+            return await fn(*args, **kwargs)
+        return await self._portal.acall(fn, *args, **kwargs)
+
+    def _block(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._portal is None:
+            raise ValidationError(
+                "the sync methods of ASMSaver need a store on sync.portal(): use ASMSaver.from_url(url) "
+                "or ASMSaver(sync.portal().open_store(url)); with a store opened on your own event loop, "
+                "use the async methods (graph.ainvoke, aget_tuple, ...)"
+            )
+        return self._portal.call(fn, *args, **kwargs)
+
+    # -- the fold cache ------------------------------------------------------------------------------
+
+    async def _thread(self, session_id: str) -> Thread:
+        """The thread's fold, brought up to date with one read (a full fold on first use or a reset)."""
+        thread = self._threads.get(session_id)
+        if thread is not None and thread.last_seq:
+            self._threads.move_to_end(session_id)
+            events = await self._read(session_id, after=thread.last_seq - 1)
+            if (
+                events
+                and events[0].id == thread.last_id
+                and all(thread.apply(e, incremental=True) for e in events)
+            ):
+                return thread
+        thread = Thread(session_id, self.serde.loads_typed)
+        after = 0
+        while True:
+            events = await self._read(session_id, after=after, limit=_PAGE * 10)
+            for event in events:
+                thread.apply(event, incremental=False)
+            if len(events) < _PAGE * 10:
+                break
+            after = thread.last_seq
+        thread.exists = bool(thread.last_seq) or await self._exists(session_id)
+        self._threads[session_id] = thread
+        while len(self._threads) > CACHED_THREADS:
+            self._threads.popitem(last=False)
+        return thread
+
+    async def _read(self, session_id: str, *, after: int, limit: int | None = None) -> list[Event]:
+        try:
+            return await self.store.get_events(session_id, after=after, types=STATE_TYPES, limit=limit)
+        except SessionNotFound:
+            return []
+
+    async def _exists(self, session_id: str) -> bool:
+        try:
+            await self.store.get_session(session_id)
+        except SessionNotFound:
+            return False
+        return True
+
+    async def _ensure_session(self, thread: Thread, thread_id: str) -> None:
+        if thread.exists:
+            return
+        await self.store.save_session(
+            Session(
+                id=thread.session_id,
+                agent_id=layout.AGENT_ID,
+                status=SessionStatus.ACTIVE,
+                metadata={"langgraph": {"thread_id": thread_id}},
+            )
+        )
+        thread.exists = True
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _tuple(self, thread: Thread, thread_id: str, record: layout.CheckpointRecord) -> CheckpointTuple:
+        checkpoint: Checkpoint = self.serde.loads_typed(layout.decode(record.checkpoint))
+        values: dict[str, Any] = {}
+        for channel, version in checkpoint["channel_versions"].items():
+            value = thread.value(record.ns, channel, version)
+            if value is not MISSING:
+                values[channel] = value.copy() if isinstance(value, list | dict | set) else value
+        config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": record.ns, "checkpoint_id": record.id}
+        }
+        parent: RunnableConfig | None = None
+        if record.parent:
+            parent = {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": record.ns,
+                    "checkpoint_id": record.parent,
+                }
+            }
+        return CheckpointTuple(
+            config=config,
+            checkpoint={**checkpoint, "channel_values": values},
+            metadata=self.serde.loads_typed(layout.decode(record.metadata)),
+            parent_config=parent,
+            pending_writes=thread.pending_writes(record.ns, record.id),
+        )
+
+    async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id = str(config["configurable"]["thread_id"])
+        ns = config["configurable"].get("checkpoint_ns", "")
+        thread = await self._thread(session_id_for(thread_id))
+        checkpoint_id = get_checkpoint_id(config)
+        record = thread.checkpoints.get(ns, {}).get(checkpoint_id) if checkpoint_id else thread.latest(ns)
+        if record is None:
+            return None
+        found = self._tuple(thread, thread_id, record)
+        return found._replace(config=config) if checkpoint_id else found
+
+    async def _list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> list[CheckpointTuple]:
+        found: list[CheckpointTuple] = []
+        if limit is not None and limit <= 0:
+            return found
+        wanted_ns = config["configurable"].get("checkpoint_ns") if config else None
+        wanted_id = get_checkpoint_id(config) if config else None
+        before_id = get_checkpoint_id(before) if before else None
+        async for thread_id in self._thread_ids(config):
+            thread = await self._thread(session_id_for(thread_id))
+            records = sorted(thread.all_checkpoints(), key=lambda r: r.id, reverse=True)
+            for record in records:
+                if wanted_ns is not None and record.ns != wanted_ns:
+                    continue
+                if (wanted_id and record.id != wanted_id) or (before_id and record.id >= before_id):
+                    continue
+                if filter:
+                    metadata = self.serde.loads_typed(layout.decode(record.metadata))
+                    if not all(metadata.get(k) == v for k, v in filter.items()):
+                        continue
+                found.append(self._tuple(thread, thread_id, record))
+                if limit is not None and len(found) >= limit:
+                    return found
+        return found
+
+    async def _thread_ids(self, config: RunnableConfig | None) -> AsyncIterator[str]:
+        if config is not None:
+            yield str(config["configurable"]["thread_id"])
+            return
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_sessions(agent_id=layout.AGENT_ID, limit=_PAGE, cursor=cursor)
+            for session in page.items:
+                thread_id = session.metadata.get("langgraph", {}).get("thread_id")
+                if isinstance(thread_id, str):
+                    yield thread_id
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    async def _put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        thread_id = str(config["configurable"]["thread_id"])
+        ns = config["configurable"].get("checkpoint_ns", "")
+        parent_id = config["configurable"].get("checkpoint_id")
+        session_id = session_id_for(thread_id)
+        thread = await self._thread(session_id)
+        stripped = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        values = checkpoint["channel_values"]
+        parent = thread.checkpoints.get(ns, {}).get(parent_id) if parent_id else None
+        parent_versions = thread.checkpoint_versions(parent) if parent is not None else {}
+        records: dict[str, list[Any]] = {}
+        views: list[Event] = []
+        for channel, version in new_versions.items():
+            value = values.get(channel, MISSING)
+            base = parent_versions.get(channel)
+            if base is None and (seen := thread.latest_value(ns, channel)) is not None:
+                base = seen[0]
+            record, new_items = layout.make_record(thread, self.serde, ns, channel, value, base)
+            records[channel] = [version, record]
+            views.extend(
+                layout.message_events(
+                    session_id, new_items, ns=ns, checkpoint_id=checkpoint["id"], channel=channel
+                )
+            )
+        data = layout.checkpoint_data(
+            serde=self.serde,
+            ns=ns,
+            checkpoint=stripped,
+            parent=parent_id,
+            metadata=get_checkpoint_metadata(config, metadata),
+            values=records,
+        )
+        await self._ensure_session(thread, thread_id)
+        await self.store.append_events([*views, Event(type=CHECKPOINT, session_id=session_id, data=data)])
+        for channel, version in new_versions.items():
+            value = values.get(channel, MISSING)
+            if value is not MISSING:
+                thread.remember(ns, channel, version, value.copy() if type(value) is list else value)
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
+
+    async def _put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> None:
+        thread_id = str(config["configurable"]["thread_id"])
+        session_id = session_id_for(thread_id)
+        encoded = [
+            [layout.write_index(channel, i), channel, *layout.encode(self.serde.dumps_typed(value))]
+            for i, (channel, value) in enumerate(writes)
+        ]
+        data = {
+            "ns": config["configurable"].get("checkpoint_ns", ""),
+            "checkpoint_id": config["configurable"]["checkpoint_id"],
+            "task_id": task_id,
+            "task_path": task_path,
+            "writes": encoded,
+        }
+        thread = await self._thread(session_id)
+        await self._ensure_session(thread, thread_id)
+        await self.store.append_events([Event(type=WRITES, session_id=session_id, data=data)])
+
+    async def _delete_thread(self, thread_id: str) -> None:
+        session_id = session_id_for(str(thread_id))
+        self._threads.pop(session_id, None)
+        await self.store.delete_session(session_id)
+
+    async def _copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        source = session_id_for(str(source_thread_id))
+        target = session_id_for(str(target_thread_id))
+        thread = await self._thread(target)
+        copied: list[Event] = []
+        after = 0
+        while events := await self._all_events(source, after):
+            copied.extend(
+                Event(type=e.type, session_id=target, data=e.data, metadata=e.metadata, timestamp=e.timestamp)
+                for e in events
+            )
+            after = events[-1].sequence_number or after
+        if not copied:
+            return
+        await self._ensure_session(thread, str(target_thread_id))
+        for start in range(0, len(copied), _PAGE):
+            await self.store.append_events(copied[start : start + _PAGE])
+        self._threads.pop(target, None)
+
+    async def _all_events(self, session_id: str, after: int) -> list[Event]:
+        try:
+            return await self.store.get_events(session_id, after=after, limit=_PAGE)
+        except SessionNotFound:
+            return []
+
+    # -- BaseCheckpointSaver, async ------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint `config` names (its `checkpoint_id`, else the latest of its thread and
+        namespace), with its pending writes in LangGraph's order; None when there is none."""
+        result: CheckpointTuple | None = await self._run(self._get_tuple, config)
+        return result
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Checkpoints newest first: of `config`'s thread (and namespace, when given) or of every thread,
+        whose metadata has every `filter` item, older than `before`, at most `limit`."""
+        for item in await self._run(self._list, config, filter, before, limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint: one event with the channels of `new_versions` (unchanged values and
+        already stored list elements are referenced, not stored again) and the new messages as core
+        events, in one atomic append. Returns the config naming the stored checkpoint."""
+        result: RunnableConfig = await self._run(self._put, config, checkpoint, metadata, new_versions)
+        return result
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Store a task's pending writes for the checkpoint `config` names (first write per index wins;
+        special writes replace)."""
+        await self._run(self._put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Delete the thread: its session with every checkpoint, write and message event."""
+        await self._run(self._delete_thread, thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, write and message of a thread into another (appended to it)."""
+        await self._run(self._copy_thread, source_thread_id, target_thread_id)
+
+    # -- BaseCheckpointSaver, sync -------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Sync `aget_tuple`."""
+        result: CheckpointTuple | None = self._block(self._get_tuple, config)
+        return result
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Sync `alist`."""
+        return iter(self._block(self._list, config, filter, before, limit))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Sync `aput`."""
+        result: RunnableConfig = self._block(self._put, config, checkpoint, metadata, new_versions)
+        return result
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Sync `aput_writes`."""
+        self._block(self._put_writes, config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Sync `adelete_thread`."""
+        self._block(self._delete_thread, thread_id)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Sync `acopy_thread`."""
+        self._block(self._copy_thread, source_thread_id, target_thread_id)
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """A version that sorts after `current`, with a random tail so two forks never share one (as
+        LangGraph's own savers do)."""
+        number = 0 if current is None else int(str(current).split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+
+class _SaverContext:
+    """`ASMSaver.from_url(...)`: `with` or `async with`; opens the store on the portal, closes it after."""
+
+    def __init__(self, url: str, serde: SerializerProtocol | None, options: dict[str, Any]) -> None:
+        self._url = url
+        self._serde = serde
+        self._options = options
+        self._store: sync.SyncStore | None = None
+
+    def _open(self) -> ASMSaver:
+        url, options = self._url, self._options
+        self._store = sync.portal().wrap(lambda: open_store(url, **options))
+        return ASMSaver(self._store, serde=self._serde)
+
+    def __enter__(self) -> ASMSaver:
+        return self._open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    async def __aenter__(self) -> ASMSaver:
+        portal = sync.portal()
+        url, options = self._url, self._options
+        store = await portal.acall(lambda: open_store(url, **options))
+        self._store = sync.SyncStore(portal, store, owns_loop=False)
+        return ASMSaver(self._store, serde=self._serde)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._store is not None:
+            await sync.portal().acall(self._store.wrapped.close)
