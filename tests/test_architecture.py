@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -26,3 +27,24 @@ def test_no_source_cites_documents_the_package_does_not_ship() -> None:
 def test_session_manager_keeps_the_lifecycle_only() -> None:
     lines = (PACKAGE / "manager" / "session_manager.py").read_text().count("\n")
     assert lines < 450
+
+
+def test_query_and_maintenance_use_only_public_names_of_the_backends() -> None:
+    """Each backend owns its internals: `query/` and `maintenance/` import no private name and read no
+    private attribute of another package (their own modules' private names are theirs to use)."""
+    leaks = []
+    for package in ("query", "maintenance"):
+        for path in sorted((PACKAGE / package).glob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and not (node.level == 1 and node.module):
+                    leaks += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "store"
+                ):
+                    leaks.append(f"{path.name}:{node.lineno}: store.{node.attr}")
+    assert leaks == []

@@ -9,9 +9,9 @@ from agent_session_manager.artifacts.memory import InMemoryArtifactStore
 from agent_session_manager.composite import CompositeSessionStore
 from agent_session_manager.maintenance import maintenance_api
 from agent_session_manager.maintenance.memory import MemoryMaintenance
-from agent_session_manager.query.memory import MemoryQueryAPI, MemoryView
+from agent_session_manager.query.memory import MemoryQueryAPI
 from agent_session_manager.sessions.base import SessionStore
-from agent_session_manager.sessions.memory import InMemorySessionStore
+from agent_session_manager.sessions.memory import InMemorySessionStore, MemoryView
 from agent_session_manager.testing.maintenance import MaintenanceContract
 
 

@@ -99,13 +99,13 @@ async def recording_api(big_url: str) -> AsyncIterator[tuple[SQLQueryAPI, list[t
     store = await open_store(big_url)
     api = SQLQueryAPI(store)  # type: ignore[arg-type]
     statements: list[tuple[str, list[Any]]] = []
-    read = api.db.read
+    read = store.sql_read  # type: ignore[attr-defined]
 
     async def recorded(sql: str, args: Any) -> Any:
         statements.append((sql, list(args)))
         return await read(sql, args)
 
-    api.db.read = recorded  # type: ignore[method-assign]
+    store.sql_read = recorded  # type: ignore[attr-defined]
     try:
         yield api, statements
     finally:

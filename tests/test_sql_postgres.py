@@ -20,8 +20,9 @@ from agent_session_manager import (
 )
 from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
+from agent_session_manager.sessions.sql.dialect import POSTGRES
 from agent_session_manager.sessions.sql.postgres import APPEND_ONE, PostgresSessionStore
-from agent_session_manager.sessions.sql.rows import POSTGRES, event_params
+from agent_session_manager.sessions.sql.rows import event_params
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES
 from agent_session_manager.sessions.sql.statements import DELETE_SESSION, SESSION_SELECT
 from agent_session_manager.sessions.sql.store import events_query

@@ -15,7 +15,7 @@ from agent_session_manager import Event, EventType, Session, ValidationError, op
 from agent_session_manager.core.errors import StorageError, Timeout
 from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
-from agent_session_manager.sessions.sql.rows import SQLITE
+from agent_session_manager.sessions.sql.dialect import SQLITE
 from agent_session_manager.sessions.sql.sqlite import SQLiteSessionStore
 from agent_session_manager.sessions.sql.statements import SESSION_SELECT
 from agent_session_manager.sessions.sql.store import events_query

@@ -1,8 +1,8 @@
 """`MemoryMaintenance`: retention and repair for an `InMemorySessionStore`.
 
 The algorithm is `BatchedMaintenance`'s; this module only finds and removes rows in the store's dicts,
-through `MemoryView`. Each primitive runs without awaiting, so on the store's event loop every batch is
-atomic, and the engine yields between batches so appends interleave.
+through the store's `MemoryView`. Each primitive runs without awaiting, so on the store's event loop
+every batch is atomic, and the engine yields between batches so appends interleave.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 
 from ..artifacts.base import ArtifactStore
 from ..core.models import ArtifactRecord, Event, EventType, Session
-from ..query.memory import MemoryView, detached
-from ..sessions.memory import InMemorySessionStore
+from ..sessions.memory import InMemorySessionStore, MemoryView, detached
 from .base import HealthIssue
 from .engine import BatchedMaintenance, EventKey, Expiry, Scope, Take, counter_behind
 from .policy import PROTECTED_EVENT_TYPES

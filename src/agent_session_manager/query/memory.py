@@ -1,99 +1,19 @@
 """`MemoryQueryAPI`: the query API over an `InMemorySessionStore`, for tests, demos and ephemeral agents.
 
 Filters, orders and cursors are the ones every backend shares (`query.base`, `query.keyset`); here they
-run over the store's dicts. `MemoryView` is the single place that reads (and, for maintenance, changes)
-the memory store's private structures, so a change there is mended in one spot.
+run over the store's contents, read through the store's own `MemoryView`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import AsyncIterator, Iterable
 
-from pydantic import BaseModel
-
-from ..core.models import ArtifactRecord, Event, Run, RunStatus, Session
-from ..sessions.memory import InMemorySessionStore
+from ..core.models import Event, Run, RunStatus, Session
+from ..sessions.memory import InMemorySessionStore, MemoryView, detached
 from .base import EventFilter, RunFilter, SessionFilter, SessionStats
 from .engine import KeysetQueryAPI
 from .keyset import Keyset, SortKey, ordered_after
 from .summary import StoredCostRow, UnpricedRun, UsageRow, usage_summary
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def detached(model: M) -> M:
-    """A deep copy, so callers never share an object with the store."""
-    return model.model_copy(deep=True)
-
-
-class MemoryView:
-    """Narrow access to an `InMemorySessionStore`'s internals (its dicts and per-session event lists).
-
-    Readers get the stored objects themselves (frozen models): copy before handing them out. The
-    mutators keep the store's parallel structures (event list, sequence list, id index) in step.
-    """
-
-    def __init__(self, store: InMemorySessionStore) -> None:
-        self.store = store
-
-    def sessions(self) -> Iterable[Session]:
-        return self.store._sessions.values()
-
-    def find_session(self, session_id: str) -> Session | None:
-        return self.store._sessions.get(session_id)
-
-    def session(self, session_id: str) -> Session:
-        """The stored session, or `SessionNotFound`."""
-        return self.store._session(session_id)
-
-    def runs(self) -> Iterable[Run]:
-        return self.store._runs.values()
-
-    def runs_of(self, session_id: str) -> list[Run]:
-        return [self.store._runs[run_id] for run_id in self.store._runs_by_session.get(session_id, {})]
-
-    def events_of(self, session_id: str) -> list[Event]:
-        """The session's events in sequence order."""
-        return self.store._events.get(session_id, [])
-
-    def events(self) -> Iterator[Event]:
-        for events in self.store._events.values():
-            yield from events
-
-    def event_session_ids(self) -> Iterable[str]:
-        return self.store._events.keys()
-
-    def counters(self) -> dict[str, int]:
-        """Session id -> last sequence number handed out."""
-        return self.store._counters
-
-    def artifacts(self) -> Iterable[ArtifactRecord]:
-        return self.store._artifacts.values()
-
-    def artifacts_of(self, session_id: str) -> list[ArtifactRecord]:
-        keys = self.store._artifacts_by_session.get(session_id, {})
-        return [self.store._artifacts[key] for key in keys]
-
-    # -- mutators (maintenance) -----------------------------------------------------------------
-
-    def replace_session(self, session: Session) -> None:
-        self.store._sessions[session.id] = session
-
-    def remove_events(self, session_id: str, ids: set[str]) -> int:
-        """Remove the session's events with these ids; the counter stays (numbers are never reused)."""
-        events = self.store._events.get(session_id, [])
-        kept = [event for event in events if event.id not in ids]
-        removed = len(events) - len(kept)
-        if removed:
-            self.store._events[session_id] = kept
-            self.store._sequences[session_id] = [event.sequence_number or 0 for event in kept]
-            for event_id in ids:
-                self.store._event_by_id.pop(event_id, None)
-        return removed
-
-    def drop_counter(self, session_id: str) -> None:
-        self.store._counters.pop(session_id, None)
 
 
 class MemoryQueryAPI(KeysetQueryAPI):

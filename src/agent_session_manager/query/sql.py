@@ -1,11 +1,9 @@
 """`SQLQueryAPI`: the query API on the SQL stores (SQLite and PostgreSQL), every filter in the database.
 
-Statements are written once in PostgreSQL's `$n` style and run through the store's own engine (its
-connection pool or its SQLite reader threads, `SQLSessionStore.sql_read`). `SqlText` collects a statement's
-parameters; `SqlDialect` spells what the engines spell differently: lists (`= ANY($1::text[])` vs
-`IN (SELECT value FROM json_each(?1))`), tag containment (`tags @> $1` on a GIN index vs `json_each`), and
-JSON numbers in `token_usage` (the token rule of `core.usage`, restated in SQL and checked against the
-Python one by the contract suite).
+Statements are written once in PostgreSQL's `$n` style with the store's `SqlText` builder and `Dialect`
+(`sessions/sql/dialect.py`, which spells lists, tags and the token counters of `core.usage` per engine),
+and run through the store's own engine (its connection pool or its SQLite reader threads,
+`SQLSessionStore.sql_read`).
 
 Paging is keyset everywhere: `(updated_at, id) < ($1, $2)` and the like, served by the indexes of
 `sessions/sql/schema.py` plus those of migration `0002` (`asm_sessions (updated_at, id)`, a GIN index on
@@ -15,169 +13,20 @@ token expression (there is no index on it): every page, deep or not, costs one p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
-from typing import Any
-
-import orjson
+from collections.abc import AsyncIterator
 
 from ..core.errors import SessionNotFound
 from ..core.models import Event, Run, RunStatus, Session
 from ..core.pagination import MAX_PAGE_SIZE
-from ..core.usage import CACHE_CREATION, CACHE_READ, COUNTERS, INPUT, OUTPUT, TOTAL
+from ..core.usage import TOKEN_KEYS
 from ..sessions.sql import statements as q
-from ..sessions.sql.rows import Row, event_from_row, run_from_row, session_from_row
+from ..sessions.sql.dialect import SqlText
+from ..sessions.sql.rows import event_from_row, run_from_row, session_from_row
 from ..sessions.sql.store import SQLSessionStore
 from .base import EventFilter, RunFilter, SessionFilter, SessionStats
 from .engine import KeysetQueryAPI
 from .keyset import Keyset, SortKey
 from .summary import StoredCostRow, UnpricedRun, UsageRow, usage_summary
-
-
-class SqlText:
-    """The parameters of one statement, numbered `$1`, `$2`, ... as they are added."""
-
-    def __init__(self, dialect: SqlDialect) -> None:
-        self.dialect = dialect
-        self.args: list[Any] = []
-        self.conditions: list[str] = []
-
-    def nested(self) -> SqlText:
-        """A statement part with its own conditions that numbers its parameters with this one."""
-        child = SqlText(self.dialect)
-        child.args = self.args
-        return child
-
-    def param(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-    def ts(self, value: datetime) -> str:
-        return self.param(self.dialect.store.dialect.timestamp_in(value))
-
-    def where(self, condition: str) -> None:
-        self.conditions.append(condition)
-
-    def one_of(self, column: str, values: Iterable[str]) -> str:
-        """`column` equals one of `values` (one parameter, whatever the number of values; a single value
-        is a plain `=`, which lets the planner use an index's order)."""
-        items = list(values)
-        if len(items) == 1:
-            return f"{column} = {self.param(items[0])}"
-        if self.dialect.postgres:
-            return f"{column} = ANY({self.param(items)}::text[])"
-        return f"{column} IN (SELECT value FROM json_each({self.param(orjson.dumps(items).decode())}))"
-
-    def none_of(self, column: str, values: Iterable[str]) -> str:
-        return f"NOT ({self.one_of(column, values)})"
-
-    def has_all_tags(self, column: str, tags: Sequence[str]) -> str:
-        if self.dialect.postgres:
-            return f"{column} @> {self.param(list(tags))}::text[]"
-        chosen = self.param(orjson.dumps(list(tags)).decode())
-        return (
-            f"(SELECT count(DISTINCT t.value) FROM json_each({column}) t "
-            f"WHERE t.value IN (SELECT value FROM json_each({chosen}))) = {len(tags)}"
-        )
-
-    def has_any_tag(self, column: str, tags: Iterable[str]) -> str:
-        if self.dialect.postgres:
-            return f"{column} && {self.param(sorted(tags))}::text[]"
-        chosen = self.param(orjson.dumps(sorted(tags)).decode())
-        return (
-            f"EXISTS (SELECT 1 FROM json_each({column}) t "
-            f"WHERE t.value IN (SELECT value FROM json_each({chosen})))"
-        )
-
-    def keyset(self, keyset: Keyset, columns: Sequence[str], after: SortKey | None) -> str:
-        """Add the "after the cursor" condition; return the ORDER BY list."""
-        direction = "DESC" if keyset.descending else "ASC"
-        if after is not None:
-            values = [self.ts(v) if isinstance(v, datetime) else self.param(v) for v in after]
-            self.where(self.after(columns, values, keyset.descending))
-        return ", ".join(f"{column} {direction}" for column in columns)
-
-    @staticmethod
-    def after(columns: Sequence[str], values: Sequence[str], descending: bool = False) -> str:
-        """`(columns) > (values)` (`<` when descending), plus the same bound on the first column alone:
-        an index on that column alone cannot use the row comparison, and would otherwise start from
-        its first entry (and, after deletes, wade through dead entries) on every page."""
-        op = "<" if descending else ">"
-        return f"{columns[0]} {op}= {values[0]} AND ({', '.join(columns)}) {op} ({', '.join(values)})"
-
-    def sql(self, head: str, tail: str = "") -> str:
-        where = f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
-        return f"{head}{where}{tail}"
-
-
-class SqlDialect:
-    """How SQLite and PostgreSQL spell JSON extraction; bound to one store for its engine."""
-
-    def __init__(self, store: SQLSessionStore) -> None:
-        self.store = store
-        self.postgres = store.dialect.name == "postgresql"
-
-    async def read(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return await self.store.sql_read(sql, args)
-
-    async def write(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        """One statement in its own transaction."""
-        return await self.store.sql_write(sql, args)
-
-    def text(self) -> SqlText:
-        return SqlText(self)
-
-    def _number(self, column: str, key: str) -> str:
-        if self.postgres:
-            return (
-                f"(CASE WHEN jsonb_typeof({column}->'{key}') = 'number' "
-                f"THEN trunc(({column}->>'{key}')::numeric)::bigint ELSE 0 END)"
-            )
-        return (
-            f"(CASE WHEN json_type({column}, '$.{key}') IN ('integer', 'real') "
-            f"THEN CAST(json_extract({column}, '$.{key}') AS INTEGER) ELSE 0 END)"
-        )
-
-    def _present(self, column: str, key: str) -> str:
-        if self.postgres:
-            return f"{column}->'{key}' IS NOT NULL"
-        return f"json_type({column}, '$.{key}') IS NOT NULL"
-
-    def counter(self, column: str, counter: str) -> str:
-        """The SQL of one token counter of `core.usage` (first present name wins)."""
-        names = dict(COUNTERS)[counter]
-        expression = self._number(column, names[-1])
-        for name in reversed(names[:-1]):
-            present, number = self._present(column, name), self._number(column, name)
-            expression = f"(CASE WHEN {present} THEN {number} ELSE {expression} END)"
-        return expression
-
-    def total(self, column: str) -> str:
-        """A run's total tokens: `total_tokens` if numeric, else the sum of its other counters."""
-        parts = " + ".join(self.counter(column, name) for name, _ in COUNTERS)
-        if self.postgres:
-            numeric = f"jsonb_typeof({column}->'{TOTAL}') = 'number'"
-        else:
-            numeric = f"json_type({column}, '$.{TOTAL}') IN ('integer', 'real')"
-        return f"(CASE WHEN {numeric} THEN {self._number(column, TOTAL)} ELSE {parts} END)"
-
-    def model(self, column: str) -> str:
-        """`provider_metadata.model` when it is a string, else NULL."""
-        if self.postgres:
-            return f"(CASE WHEN jsonb_typeof({column}->'model') = 'string' THEN {column}->>'model' END)"
-        return (
-            f"(CASE WHEN json_type({column}, '$.model') = 'text' THEN json_extract({column}, '$.model') END)"
-        )
-
-    def token_sums(self, column: str) -> str:
-        """`sum(...)` of every counter, in `TOKEN_SUMS` order."""
-        parts = [self.counter(column, INPUT), self.counter(column, OUTPUT), self.total(column)]
-        parts += [self.counter(column, CACHE_READ), self.counter(column, CACHE_CREATION)]
-        return ", ".join(f"coalesce(sum({part}), 0)" for part in parts)
-
-
-#: The order of the counters `SqlDialect.token_sums` returns.
-TOKEN_SUMS = (INPUT, OUTPUT, TOTAL, CACHE_READ, CACHE_CREATION)
 
 _SESSION_COLUMNS = {"updated_at": 's."updated_at"', "created_at": 's."created_at"', "id": 's."id"'}
 _EVENT_COLUMNS = {
@@ -193,18 +42,18 @@ class SQLQueryAPI(KeysetQueryAPI):
 
     def __init__(self, store: SQLSessionStore) -> None:
         super().__init__(store)
-        self.db = SqlDialect(store)
+        self.store: SQLSessionStore = store
         self.dialect = store.dialect
         self._run_columns = {
             "started_at": 'r."started_at"',
             "id": 'r."id"',
-            "total_tokens": self.db.total('r."token_usage"'),
+            "total_tokens": self.dialect.total('r."token_usage"'),
         }
 
     # -- sessions -------------------------------------------------------------------------------
 
     def _session_text(self, filters: SessionFilter) -> SqlText:
-        sql = self.db.text()
+        sql = self.dialect.text()
         if not filters.include_deleted:
             sql.where('s."deleted_at" IS NULL')
         if filters.agent_id is not None:
@@ -228,20 +77,20 @@ class SQLQueryAPI(KeysetQueryAPI):
         self, filters: SessionFilter, keyset: Keyset, after: SortKey | None, limit: int
     ) -> list[Session]:
         sql = self._session_text(filters)
-        order = sql.keyset(keyset, [_SESSION_COLUMNS[c] for c in keyset.columns], after)
+        order = sql.keyset([_SESSION_COLUMNS[c] for c in keyset.columns], after, descending=keyset.descending)
         text = sql.sql(f"{q.SESSION_SELECT} s", f" ORDER BY {order} LIMIT {sql.param(limit)}")
-        rows = await self.db.read(text, sql.args)
+        rows = await self.store.sql_read(text, sql.args)
         return [session_from_row(self.dialect, row) for row in rows]
 
     async def _count_sessions(self, filters: SessionFilter) -> int:
         sql = self._session_text(filters)
-        rows = await self.db.read(sql.sql("SELECT count(*) FROM asm_sessions s"), sql.args)
+        rows = await self.store.sql_read(sql.sql("SELECT count(*) FROM asm_sessions s"), sql.args)
         return int(rows[0][0])
 
     # -- runs -----------------------------------------------------------------------------------
 
     def _run_text(self, filters: RunFilter) -> SqlText:
-        sql = self.db.text()
+        sql = self.dialect.text()
         if filters.session_id is not None:
             sql.where(f'r."session_id" = {sql.param(filters.session_id)}')
         if filters.agent_id is not None:
@@ -261,30 +110,31 @@ class SQLQueryAPI(KeysetQueryAPI):
 
     async def _runs(self, filters: RunFilter, keyset: Keyset, after: SortKey | None, limit: int) -> list[Run]:
         sql = self._run_text(filters)
-        order = sql.keyset(keyset, [self._run_columns[c] for c in keyset.columns], after)
+        order = sql.keyset(
+            [self._run_columns[c] for c in keyset.columns], after, descending=keyset.descending
+        )
         text = sql.sql(f"{q.RUN_SELECT} r", f" ORDER BY {order} LIMIT {sql.param(limit)}")
-        rows = await self.db.read(text, sql.args)
+        rows = await self.store.sql_read(text, sql.args)
         return [run_from_row(self.dialect, row) for row in rows]
 
     async def _usage_rows(self, filters: RunFilter) -> list[UsageRow]:
         sql = self._run_text(filters)
-        model = self.db.model('r."provider_metadata"')
-        head = (
-            f'SELECT r."provider", {model}, count(*), {self.db.token_sums("r.token_usage")} FROM asm_runs r'
-        )
-        rows = await self.db.read(sql.sql(head, " GROUP BY 1, 2"), sql.args)
+        model = self.dialect.model('r."provider_metadata"')
+        tokens = self.dialect.token_sums("r.token_usage")
+        head = f'SELECT r."provider", {model}, count(*), {tokens} FROM asm_runs r'
+        rows = await self.store.sql_read(sql.sql(head, " GROUP BY 1, 2"), sql.args)
         return [
-            UsageRow(row[0], row[1], int(row[2]), dict(zip(TOKEN_SUMS, map(int, row[3:]), strict=True)))
+            UsageRow(row[0], row[1], int(row[2]), dict(zip(TOKEN_KEYS, map(int, row[3:]), strict=True)))
             for row in rows
         ]
 
     async def _stored_costs(self, filters: RunFilter) -> list[StoredCostRow]:
         sql = self._run_text(filters)
         sql.where('r."cost_usd" IS NOT NULL')
-        model = self.db.model('r."provider_metadata"')
-        tokens = self.db.token_sums("r.token_usage")
+        model = self.dialect.model('r."provider_metadata"')
+        tokens = self.dialect.token_sums("r.token_usage")
         head = f'SELECT r."provider", {model}, count(*), sum(r."cost_usd"), {tokens} FROM asm_runs r'
-        rows = await self.db.read(sql.sql(head, " GROUP BY 1, 2"), sql.args)
+        rows = await self.store.sql_read(sql.sql(head, " GROUP BY 1, 2"), sql.args)
         return [
             StoredCostRow(row[0], row[1], int(row[2]), float(row[3]), int(row[4]), int(row[5]))
             for row in rows
@@ -292,7 +142,7 @@ class SQLQueryAPI(KeysetQueryAPI):
 
     async def _unpriced_runs(self, filters: RunFilter) -> AsyncIterator[UnpricedRun]:
         last: str | None = None
-        model = self.db.model('r."provider_metadata"')
+        model = self.dialect.model('r."provider_metadata"')
         while True:
             sql = self._run_text(filters)
             sql.where('r."cost_usd" IS NULL')
@@ -300,7 +150,7 @@ class SQLQueryAPI(KeysetQueryAPI):
                 sql.where(f'r."id" > {sql.param(last)}')
             head = f'SELECT r."id", r."provider", {model}, r."token_usage" FROM asm_runs r'
             tail = f' ORDER BY r."id" LIMIT {sql.param(MAX_PAGE_SIZE)}'
-            rows = await self.db.read(sql.sql(head, tail), sql.args)
+            rows = await self.store.sql_read(sql.sql(head, tail), sql.args)
             for row in rows:
                 yield UnpricedRun(row[1], row[2], self.dialect.json_out(row[3]))
             if len(rows) < MAX_PAGE_SIZE:
@@ -310,7 +160,7 @@ class SQLQueryAPI(KeysetQueryAPI):
     # -- events ---------------------------------------------------------------------------------
 
     def _event_text(self, filters: EventFilter) -> SqlText:
-        sql = self.db.text()
+        sql = self.dialect.text()
         if filters.session_ids is not None:
             sql.where(sql.one_of('e."session_id"', filters.session_ids))
         if filters.run_ids is not None:
@@ -331,45 +181,45 @@ class SQLQueryAPI(KeysetQueryAPI):
         self, filters: EventFilter, keyset: Keyset, after: SortKey | None, limit: int
     ) -> list[Event]:
         sql = self._event_text(filters)
-        order = sql.keyset(keyset, [_EVENT_COLUMNS[c] for c in keyset.columns], after)
+        order = sql.keyset([_EVENT_COLUMNS[c] for c in keyset.columns], after, descending=keyset.descending)
         text = sql.sql(f"{q.EVENT_SELECT} e", f" ORDER BY {order} LIMIT {sql.param(limit)}")
-        rows = await self.db.read(text, sql.args)
+        rows = await self.store.sql_read(text, sql.args)
         return [event_from_row(self.dialect, row) for row in rows]
 
     async def _count_events(self, filters: EventFilter) -> int:
         sql = self._event_text(filters)
-        rows = await self.db.read(sql.sql("SELECT count(*) FROM asm_events e"), sql.args)
+        rows = await self.store.sql_read(sql.sql("SELECT count(*) FROM asm_events e"), sql.args)
         return int(rows[0][0])
 
     # -- statistics -----------------------------------------------------------------------------
 
     async def get_session_stats(self, session_id: str) -> SessionStats:
         dialect = self.dialect
-        latest = await self.db.read(q.LATEST_SEQUENCE, [session_id])
+        latest = await self.store.sql_read(q.LATEST_SEQUENCE, [session_id])
         if not latest:
             raise SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
-        events = await self.db.read(
+        events = await self.store.sql_read(
             'SELECT count(*), min("timestamp"), max("timestamp") FROM asm_events WHERE session_id = $1',
             [session_id],
         )
-        model = self.db.model('r."provider_metadata"')
-        tokens = self.db.token_sums("r.token_usage")
-        runs = await self.db.read(
+        model = self.dialect.model('r."provider_metadata"')
+        tokens = self.dialect.token_sums("r.token_usage")
+        runs = await self.store.sql_read(
             f'SELECT r."status", r."provider", {model}, count(*), {tokens} FROM asm_runs r '
             "WHERE r.session_id = $1 GROUP BY 1, 2, 3",
             [session_id],
         )
-        providers = await self.db.read(
+        providers = await self.store.sql_read(
             "SELECT provider FROM asm_events WHERE session_id = $1 AND provider IS NOT NULL "
             "GROUP BY provider",
             [session_id],
         )
-        artifacts = await self.db.read(q.ARTIFACT_TOTALS, [session_id])
+        artifacts = await self.store.sql_read(q.ARTIFACT_TOTALS, [session_id])
         statuses: dict[RunStatus, int] = {}
         for row in runs:
             statuses[RunStatus(row[0])] = statuses.get(RunStatus(row[0]), 0) + int(row[3])
         usage = usage_summary(
-            UsageRow(row[1], row[2], int(row[3]), dict(zip(TOKEN_SUMS, map(int, row[4:]), strict=True)))
+            UsageRow(row[1], row[2], int(row[3]), dict(zip(TOKEN_KEYS, map(int, row[4:]), strict=True)))
             for row in runs
         )
         used = {row[1] for row in runs if row[1] is not None} | {row[0] for row in providers}

@@ -9,7 +9,7 @@ store. A store belongs to the event loop that uses it (use `sync` from threads).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -41,7 +41,8 @@ from .filters import run_statuses, session_statuses
 M = TypeVar("M", bound=BaseModel)
 
 
-def _detached(model: M) -> M:
+def detached(model: M) -> M:
+    """A deep copy, so callers never share an object with the store."""
     return model.model_copy(deep=True)
 
 
@@ -79,10 +80,10 @@ class InMemorySessionStore(LongPollSubscription):
     async def save_session(self, session: Session) -> Session:
         self._check_session(session)
         self._put_session(session)
-        return _detached(session)
+        return detached(session)
 
     async def get_session(self, session_id: str) -> Session:
-        return _detached(self._session(session_id))
+        return detached(self._session(session_id))
 
     async def list_sessions(
         self,
@@ -119,13 +120,13 @@ class InMemorySessionStore(LongPollSubscription):
         self._check_run(run)
         self._session(run.session_id)
         self._put_run(run)
-        return _detached(run)
+        return detached(run)
 
     async def get_run(self, run_id: str) -> Run:
         run = self._runs.get(run_id)
         if run is None:
             raise RunNotFound(f"run {run_id!r} not found", details={"run_id": run_id})
-        return _detached(run)
+        return detached(run)
 
     async def list_runs(
         self,
@@ -152,7 +153,7 @@ class InMemorySessionStore(LongPollSubscription):
         ]
         if not running:
             return None
-        return _detached(max(running, key=lambda r: (r.started_at, r.id)))
+        return detached(max(running, key=lambda r: (r.started_at, r.id)))
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -226,16 +227,16 @@ class InMemorySessionStore(LongPollSubscription):
         if record.session_id is not None:
             self._session(record.session_id)
         await self.delete_artifact_record(record.key)
-        self._artifacts[record.key] = _detached(record)
+        self._artifacts[record.key] = detached(record)
         if record.session_id is not None:
             self._artifacts_by_session.setdefault(record.session_id, {})[record.key] = None
-        return _detached(record)
+        return detached(record)
 
     async def get_artifact_record(self, key: str) -> ArtifactRecord:
         record = self._artifacts.get(key)
         if record is None:
             raise NotFound(f"no artifact record for key {key!r}", details={"key": key})
-        return _detached(record)
+        return detached(record)
 
     async def list_artifact_records(
         self, session_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
@@ -274,7 +275,7 @@ class InMemorySessionStore(LongPollSubscription):
             check_session_transition(stored.status, session.status)
 
     def _put_session(self, session: Session) -> None:
-        self._sessions[session.id] = _detached(session)
+        self._sessions[session.id] = detached(session)
 
     def _check_run(self, run: Run) -> None:
         if not isinstance(run, Run):
@@ -289,7 +290,7 @@ class InMemorySessionStore(LongPollSubscription):
         check_run_transition(stored.status, run.status)
 
     def _put_run(self, run: Run) -> None:
-        self._runs[run.id] = _detached(run)
+        self._runs[run.id] = detached(run)
         self._runs_by_session.setdefault(run.session_id, {})[run.id] = None
 
     def _append(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[Event]:
@@ -351,7 +352,7 @@ class InMemorySessionStore(LongPollSubscription):
             touched.add(sid)
         for sid in touched:
             self._wakeups.wake(sid)
-        return [_detached(event) for event, _ in planned]
+        return [detached(event) for event, _ in planned]
 
     def _select(self, query: EventQuery) -> list[Event]:
         """The matches between the `after`/`before` bounds (found by binary search), scanned forwards
@@ -367,7 +368,7 @@ class InMemorySessionStore(LongPollSubscription):
         for index in window:
             event = events[index]
             if query.matches(event):
-                found.append(_detached(event))
+                found.append(detached(event))
                 if wanted is not None and len(found) >= wanted:
                     break
         if query.last is not None:
@@ -385,4 +386,75 @@ def _keyset_page(rows: list[M], key: Any, scope: str, limit: int, cursor: str | 
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_time_cursor(scope, key(page[-1]))
-    return Page([_detached(r) for r in page], next_cursor)
+    return Page([detached(r) for r in page], next_cursor)
+
+
+class MemoryView:
+    """Narrow access to an `InMemorySessionStore`'s internals (its dicts and per-session event lists),
+    for the query API and maintenance over this store: the one place outside the store class that
+    touches its private structures, kept beside it so a change there is mended in one spot.
+
+    Readers get the stored objects themselves (frozen models): copy before handing them out. The
+    mutators keep the store's parallel structures (event list, sequence list, id index) in step.
+    """
+
+    def __init__(self, store: InMemorySessionStore) -> None:
+        self.store = store
+
+    def sessions(self) -> Iterable[Session]:
+        return self.store._sessions.values()
+
+    def find_session(self, session_id: str) -> Session | None:
+        return self.store._sessions.get(session_id)
+
+    def session(self, session_id: str) -> Session:
+        """The stored session, or `SessionNotFound`."""
+        return self.store._session(session_id)
+
+    def runs(self) -> Iterable[Run]:
+        return self.store._runs.values()
+
+    def runs_of(self, session_id: str) -> list[Run]:
+        return [self.store._runs[run_id] for run_id in self.store._runs_by_session.get(session_id, {})]
+
+    def events_of(self, session_id: str) -> list[Event]:
+        """The session's events in sequence order."""
+        return self.store._events.get(session_id, [])
+
+    def events(self) -> Iterator[Event]:
+        for events in self.store._events.values():
+            yield from events
+
+    def event_session_ids(self) -> Iterable[str]:
+        return self.store._events.keys()
+
+    def counters(self) -> dict[str, int]:
+        """Session id -> last sequence number handed out."""
+        return self.store._counters
+
+    def artifacts(self) -> Iterable[ArtifactRecord]:
+        return self.store._artifacts.values()
+
+    def artifacts_of(self, session_id: str) -> list[ArtifactRecord]:
+        keys = self.store._artifacts_by_session.get(session_id, {})
+        return [self.store._artifacts[key] for key in keys]
+
+    # -- mutators (maintenance) -----------------------------------------------------------------
+
+    def replace_session(self, session: Session) -> None:
+        self.store._sessions[session.id] = session
+
+    def remove_events(self, session_id: str, ids: set[str]) -> int:
+        """Remove the session's events with these ids; the counter stays (numbers are never reused)."""
+        events = self.store._events.get(session_id, [])
+        kept = [event for event in events if event.id not in ids]
+        removed = len(events) - len(kept)
+        if removed:
+            self.store._events[session_id] = kept
+            self.store._sequences[session_id] = [event.sequence_number or 0 for event in kept]
+            for event_id in ids:
+                self.store._event_by_id.pop(event_id, None)
+        return removed
+
+    def drop_counter(self, session_id: str) -> None:
+        self.store._counters.pop(session_id, None)

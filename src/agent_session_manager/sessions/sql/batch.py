@@ -15,7 +15,11 @@ from typing import Any
 
 from ...core.errors import AlreadyExists, ValidationError
 from ...core.models import Event
-from .rows import Dialect, event_params, stored_event
+from .dialect import Dialect
+from .rows import (
+    event_params,
+    stored_event,
+)
 
 
 def check_event(event: Any) -> Event:

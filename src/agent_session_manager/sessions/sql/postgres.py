@@ -45,10 +45,9 @@ from ...core.urls import redact_url
 from . import migrations
 from . import statements as q
 from .batch import Batch, check_event
+from .dialect import POSTGRES, Dialect
 from .rows import (
     EVENT_COLUMNS,
-    POSTGRES,
-    Dialect,
     Row,
     event_from_row,
     event_params,

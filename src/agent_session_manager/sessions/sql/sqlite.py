@@ -37,7 +37,13 @@ from ...core.urls import redact_url
 from . import migrations
 from . import statements as q
 from .batch import Batch
-from .rows import SQLITE, Dialect, Row, event_from_row, run_params, session_params
+from .dialect import SQLITE, Dialect
+from .rows import (
+    Row,
+    event_from_row,
+    run_params,
+    session_params,
+)
 from .schema import VERSION_TABLE
 from .store import SQLSessionStore, refused_without_reason, run_refusal, session_missing, session_refusal
 from .urls import sqlite_location

@@ -45,8 +45,8 @@ from ..base import EventQuery, LongPollSubscription, Wakeups
 from ..filters import run_statuses, session_statuses
 from . import statements as q
 from .batch import Batch
+from .dialect import Dialect
 from .rows import (
-    Dialect,
     Row,
     artifact_from_row,
     artifact_params,
@@ -196,15 +196,18 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         rows = await self._fetch(sql, *args)
         return rows[0] if rows else None
 
-    # -- internal interface of the query and maintenance packages -------------------------------
+    # -- SQL access for the query API, maintenance and your own reports --------------------------
 
     async def sql_read(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        """Rows of one `$n`-style query on this store's engine. Internal: for `query.sql` and
-        `maintenance.sql`, which build their statements here; not part of the public API."""
+        """Rows of one `$n`-style read on this store's engine (build it with `self.dialect.text()`).
+
+        The query API and maintenance run every statement through this and `sql_write`, so they use
+        the store's own connections (pool, or SQLite reader threads) and its engine's placeholders.
+        """
         return await self._read(self._q(sql), args)
 
     async def sql_write(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        """One `$n`-style statement in its own transaction, and its rows. Internal, like `sql_read`."""
+        """One `$n`-style statement in its own transaction, and its rows (as `sql_read`, for writes)."""
         return await self._write(self._q(sql), args)
 
     # -- sessions -------------------------------------------------------------------------------
