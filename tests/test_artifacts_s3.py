@@ -111,6 +111,33 @@ async def test_objects_without_our_checksum_cannot_be_verified(
         await store.stat("bad-meta")
 
 
+async def test_foreign_objects_are_read_unverified_only_when_asked(
+    store: S3ArtifactStore, s3_target: S3Target
+) -> None:
+    body = b"written by another tool"
+    await obstore.put_async(raw_store(s3_target), "asm/artifacts/foreign", body)
+    await store.put("ours", b"ours")
+    foreign = await open_artifact_store(s3_target.url(PREFIX), foreign="true", **s3_target.credentials())
+    assert await foreign.get("foreign") == body
+    info = await foreign.stat("foreign")
+    assert (info.size, info.sha256) == (len(body), sha(body))
+    async with await foreign.open_read("foreign") as reader:
+        assert b"".join([chunk async for chunk in reader]) == body
+    assert await foreign.get("ours") == b"ours"
+    await flip_byte_of_ours(s3_target)
+    with pytest.raises(ChecksumMismatch):
+        await foreign.get("ours")
+    with pytest.raises(ChecksumMismatch):
+        await store.get("foreign")
+
+
+async def flip_byte_of_ours(target: S3Target) -> None:
+    """Rewrite our object `ours` with other bytes but its recorded checksum, as a corruption would."""
+    raw = raw_store(target)
+    result = await obstore.get_async(raw, "asm/artifacts/ours")
+    await obstore.put_async(raw, "asm/artifacts/ours", b"ourz", attributes=dict(result.attributes))
+
+
 async def test_prefix_and_key_together_must_fit_in_an_s3_key(store: S3ArtifactStore) -> None:
     key = "/".join(["k" * 100] * 10) + "/" + "k" * 10  # 1020 bytes: valid, but not below "asm/artifacts/"
     with pytest.raises(ValidationError) as info:

@@ -12,7 +12,9 @@ Each object carries its content type as `Content-Type` and our record as user me
 `x-amz-meta-asm-sha256` (hex SHA-256 of the content) and `x-amz-meta-asm-metadata` (the caller's JSON
 metadata, base64url, because header values must be ASCII). `get`, `open_read` and `stat` read them back
 from the same response as the content, and reads verify the SHA-256. An object without our checksum
-(written by another tool) cannot be verified and reads as `ChecksumMismatch`. The `ArtifactInfo` that
+(written by another tool) cannot be verified and reads as `ChecksumMismatch`, unless the store is opened
+with `foreign=true` (to share a bucket with another program, e.g. a Strands TypeScript agent): then such
+an object is read as it is, its SHA-256 computed from what was read. The `ArtifactInfo` that
 `put` returns carries the client's clock as `modified_at`; `stat` gives the server's (whole seconds).
 
 Objects larger than `part_size` (default 5 MiB, the S3 minimum) go up as multipart uploads with up to
@@ -67,6 +69,7 @@ from .base import (
     list_page,
     list_position,
     mismatch,
+    sha256_hex,
     sha256_of,
     verified_bytes,
 )
@@ -76,7 +79,7 @@ METADATA_ATTRIBUTE = "asm-metadata"
 MIN_PART_SIZE = 5 * 1024 * 1024
 #: Bytes that `put_stream` keeps in flight at most (parts being uploaded).
 STREAM_BUDGET = 24 * 1024 * 1024
-_OWN_SETTINGS = ("part_size", "max_concurrency", "spool_dir", "verify")
+_OWN_SETTINGS = ("part_size", "max_concurrency", "spool_dir", "verify", "foreign")
 
 
 class _Spool:
@@ -135,8 +138,10 @@ class S3ArtifactStore(AsyncClosing):
         part_size: int = MIN_PART_SIZE,
         max_concurrency: int = 12,
         spool_dir: str | None = None,
+        foreign: bool = False,
     ) -> None:
         self.location = location
+        self._foreign = foreign
         self._prefix = location.prefix
         self._store = s3_store(location, dict(settings))
         self._part_size = part_size
@@ -162,6 +167,7 @@ class S3ArtifactStore(AsyncClosing):
             part_size=coerce_int(settings.pop("part_size", MIN_PART_SIZE), "part_size", MIN_PART_SIZE),
             max_concurrency=coerce_int(settings.pop("max_concurrency", 12), "max_concurrency", 1),
             spool_dir=settings.pop("spool_dir", None),
+            foreign=coerce_bool(settings.pop("foreign", False), "foreign"),
         )
         if verify:
             await store.check()
@@ -257,6 +263,8 @@ class S3ArtifactStore(AsyncClosing):
         path = self._path(key)
         try:
             result = await obstore.get_async(self._store, path)
+            if self._is_foreign(result.attributes):
+                return bytes(await result.bytes_async())
             info = self._info(key, result.meta, result.attributes)
             buffer = await result.bytes_async()
         except ASMError:
@@ -271,6 +279,9 @@ class S3ArtifactStore(AsyncClosing):
             result = await obstore.get_async(self._store, path)
         except Exception as exc:
             raise self._error(exc, key) from exc
+        if self._is_foreign(result.attributes):
+            data = bytes(await result.bytes_async())
+            return ArtifactReader(self._foreign_info(key, result.meta, data), _once(data), where=self._where)
         info = self._info(key, result.meta, result.attributes)
         stream = result.stream(min_chunk_size=CHUNK_BYTES)
 
@@ -289,6 +300,8 @@ class S3ArtifactStore(AsyncClosing):
             result = await obstore.get_async(self._store, path, options={"head": True})
         except Exception as exc:
             raise self._error(exc, key) from exc
+        if self._is_foreign(result.attributes):
+            return self._foreign_info(key, result.meta, await self.get(key))
         return self._info(key, result.meta, result.attributes)
 
     async def exists(self, key: str) -> bool:
@@ -373,6 +386,15 @@ class S3ArtifactStore(AsyncClosing):
             attributes[METADATA_ATTRIBUTE] = base64.urlsafe_b64encode(dumps(metadata)).decode()
         return attributes
 
+    def _is_foreign(self, attributes: Mapping[str, str]) -> bool:
+        """Whether to read an object as another program wrote it: allowed, and without our checksum."""
+        return self._foreign and SHA256_ATTRIBUTE not in attributes
+
+    @staticmethod
+    def _foreign_info(key: str, meta: Mapping[str, Any], data: bytes) -> ArtifactInfo:
+        """What we know of a foreign object: its size and the SHA-256 of what was just read."""
+        return ArtifactInfo(key, len(data), sha256_hex(data), DEFAULT_CONTENT_TYPE, {}, meta["last_modified"])
+
     def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, str]) -> ArtifactInfo:
         digest = attributes.get(SHA256_ATTRIBUTE)
         if not is_sha256(digest):
@@ -404,6 +426,10 @@ class S3ArtifactStore(AsyncClosing):
 def _mode(if_absent: bool) -> Literal["create", "overwrite"]:
     """obstore's put mode: create-only sends `If-None-Match: *`, so S3 itself refuses an existing key."""
     return "create" if if_absent else "overwrite"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _valid(key: str) -> bool:
