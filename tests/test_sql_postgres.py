@@ -55,6 +55,9 @@ class TestPostgresSessionStore(SessionStoreContract):
         await _truncate(self.url)
         return await open_store(self.url)
 
+    def shared_url(self) -> str:
+        return self.url
+
 
 @pytest.fixture
 async def pg_store(pg_store_url: str) -> AsyncIterator[PostgresSessionStore]:

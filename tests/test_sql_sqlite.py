@@ -39,6 +39,9 @@ class TestSQLiteSessionStore(SessionStoreContract):
     async def new_store(self) -> SessionStore:
         return await open_store(f"sqlite:///{self.path}")
 
+    def shared_url(self) -> str:
+        return f"sqlite:///{self.path}"
+
 
 async def test_open_store_sqlite_is_the_sqlite_backend(tmp_path: Path) -> None:
     async with await open_store(f"sqlite:///{tmp_path}/a.db", migrate=True) as store:

@@ -155,11 +155,13 @@ class CompositeSessionStore(AsyncClosing):
     async def get_active_run(self, session_id: str) -> Run | None:
         return await self.sessions.get_active_run(session_id)
 
-    async def append_event(self, event: Event) -> Event:
-        return await self.sessions.append_event(event)
+    async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
+        return await self.sessions.append_event(event, expected_sequence=expected_sequence)
 
-    async def append_events(self, events: Sequence[Event]) -> list[Event]:
-        return await self.sessions.append_events(events)
+    async def append_events(
+        self, events: Sequence[Event], *, expected_sequence: int | None = None
+    ) -> list[Event]:
+        return await self.sessions.append_events(events, expected_sequence=expected_sequence)
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
         return await self.sessions.flush(session, run, events)

@@ -90,6 +90,14 @@ class AlreadyExists(ASMError):
     default_message = "already exists"
 
 
+class ConflictError(ASMError):
+    """An optimistic-concurrency expectation did not hold (`details`: `expected`, `actual`); nothing was
+    written. Not retryable as is: read the current state, then decide again."""
+
+    code = "conflict"
+    default_message = "the expected version did not match"
+
+
 class StorageError(ASMError):
     """A backend failed to read or write."""
 

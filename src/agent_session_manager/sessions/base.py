@@ -12,7 +12,13 @@ Semantics decided once for every backend :
   already has returns the stored event unchanged (safe retries); the same id in another session raises
   `already_exists`. Appending to a missing session raises `SessionNotFound`.
 * `append_events` is atomic: contiguous numbers in input order; duplicates (also within the batch) map to
-  the stored event; one invalid event and nothing is written. `flush` saves session, run and events
+  the stored event; one invalid event and nothing is written.
+* `expected_sequence` (optimistic concurrency): an append writes only if the session's counter (the
+  highest number ever assigned, 0 for none) equals it, checked in the same statement or transaction as
+  the write; otherwise `ConflictError` (`conflict`, details `expected` / `actual`) and nothing is
+  written. A batch whose ids are all stored already returns the stored events whatever the expectation
+  (a retry after a lost reply must not fail). The counter never goes down, so no deletion can make an
+  old expectation true again. `flush` saves session, run and events
   atomically.
 * `get_events`: ascending sequence; `after`/`before` exclusive on sequence; `since`/`until` inclusive on
   timestamp; `limit` keeps the oldest matches, `last` the newest (one indexed query read backwards, so
@@ -37,7 +43,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from ..core.clock import ensure_utc
-from ..core.errors import ValidationError
+from ..core.errors import ConflictError, ValidationError
 from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 
@@ -60,6 +66,29 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
             details={"field": name, "value": repr(value)},
         )
     return value
+
+
+def expected_sequence_of(expected: Any, events: Sequence[Any]) -> int | None:
+    """The validated `expected_sequence` of an append of `events` (None: no expectation). An
+    expectation is about one session's counter, so every event of the batch must belong to one."""
+    if expected is None:
+        return None
+    check_count(expected, "expected_sequence")
+    sessions = {getattr(event, "session_id", None) for event in events}
+    if len(sessions) > 1:
+        raise ValidationError(
+            "expected_sequence needs every event of the batch in one session",
+            details={"field": "expected_sequence"},
+        )
+    return int(expected)
+
+
+def sequence_conflict(expected: int, actual: int) -> ConflictError:
+    """The error of an append or deletion whose `expected_sequence` is not the session's counter."""
+    return ConflictError(
+        f"expected the session's last sequence number to be {expected}, but it is {actual}",
+        details={"expected": expected, "actual": actual},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +214,16 @@ class SessionStore(Protocol):
         """The most recently started run in status `running`, or `None`."""
         ...
 
-    async def append_event(self, event: Event) -> Event:
-        """Store `event` and return it numbered; a retried id returns the stored event."""
+    async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
+        """Store `event` and return it numbered; a retried id returns the stored event. With
+        `expected_sequence`, `conflict` unless the session's counter equals it."""
         ...
 
-    async def append_events(self, events: Sequence[Event]) -> list[Event]:
-        """Store a batch atomically with contiguous numbers in input order."""
+    async def append_events(
+        self, events: Sequence[Event], *, expected_sequence: int | None = None
+    ) -> list[Event]:
+        """Store a batch atomically with contiguous numbers in input order; `expected_sequence` as in
+        `append_event` (the batch must then belong to one session)."""
         ...
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:

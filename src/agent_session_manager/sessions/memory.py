@@ -35,7 +35,7 @@ from ..core.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from .base import EventQuery, LongPollSubscription, Wakeups
+from .base import EventQuery, LongPollSubscription, Wakeups, expected_sequence_of, sequence_conflict
 from .filters import run_statuses, session_statuses
 
 M = TypeVar("M", bound=BaseModel)
@@ -157,11 +157,19 @@ class InMemorySessionStore(LongPollSubscription):
 
     # -- events ---------------------------------------------------------------------------------
 
-    async def append_event(self, event: Event) -> Event:
-        return (await self.append_events([event]))[0]
+    async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
+        return (await self.append_events([event], expected_sequence=expected_sequence))[0]
 
-    async def append_events(self, events: Sequence[Event]) -> list[Event]:
-        return self._append(events, extra_sessions=())
+    async def append_events(
+        self, events: Sequence[Event], *, expected_sequence: int | None = None
+    ) -> list[Event]:
+        expected = expected_sequence_of(expected_sequence, events)
+        planned = self._plan(events, extra_sessions=())
+        if expected is not None and any(is_new for _, is_new in planned):
+            actual = self._counters.get(planned[0][0].session_id, 0)
+            if actual != expected:
+                raise sequence_conflict(expected, actual)
+        return self._commit(planned)
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
         self._check_session(session)
@@ -292,9 +300,6 @@ class InMemorySessionStore(LongPollSubscription):
     def _put_run(self, run: Run) -> None:
         self._runs[run.id] = detached(run)
         self._runs_by_session.setdefault(run.session_id, {})[run.id] = None
-
-    def _append(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[Event]:
-        return self._commit(self._plan(events, extra_sessions))
 
     def _plan(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[tuple[Event, bool]]:
         """Validate a whole batch and number it, without changing anything.

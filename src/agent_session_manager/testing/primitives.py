@@ -8,12 +8,16 @@ their own module so a backend author can read them apart from the record and log
 from __future__ import annotations
 
 import asyncio
+import inspect
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
-from ..core.errors import InvalidEventType, SessionNotFound, ValidationError
+from ..core.errors import ConflictError, InvalidEventType, SessionNotFound, ValidationError
 from ..core.models import NAMESPACED_EVENT_TYPE, Event, EventType, Run, Session
 from ..sessions.base import SessionStore
 
@@ -30,8 +34,74 @@ def message(session: Session, kind: EventType | str = EventType.MESSAGE_SENT, **
     return Event(type=kind, session_id=session.id, **fields)
 
 
+async def append_racer(store: SessionStore, session_id: str, worker: int, rounds: int) -> dict[str, Any]:
+    """One racer's rounds: read the counter, let others in, append one event (even rounds) or two (odd
+    rounds) expecting that counter. Returns its wins as `[expected, first number, count]` and its
+    conflicts as `[expected, actual]`; any other error propagates."""
+    wins: list[list[int]] = []
+    conflicts: list[list[int]] = []
+    for n in range(rounds):
+        expected = await store.get_latest_sequence(session_id)
+        await asyncio.sleep(0)
+        events = [
+            Event(type=EventType.MESSAGE_SENT, session_id=session_id, data={"worker": worker, "round": n})
+            for _ in range(1 + n % 2)
+        ]
+        try:
+            stored = await store.append_events(events, expected_sequence=expected)
+        except ConflictError as exc:
+            conflicts.append([exc.details["expected"], exc.details["actual"]])
+        else:
+            wins.append([expected, stored[0].sequence_number or 0, len(stored)])
+    return {"wins": wins, "conflicts": conflicts}
+
+
+#: A racing worker process: `python -c APPEND_RACER url session_id worker rounds` runs `append_racer`
+#: (its source is appended, so the worker imports only the library) and prints its result as JSON.
+APPEND_RACER = f"""
+import asyncio, sys, orjson
+from typing import Any
+from agent_session_manager import ConflictError, Event, EventType, open_store
+from agent_session_manager.sessions.base import SessionStore
+
+{inspect.getsource(append_racer)}
+
+async def main(url, session_id, worker, rounds):
+    async with await open_store(url) as store:
+        print(orjson.dumps(await append_racer(store, session_id, worker, rounds)).decode(), flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+async def in_processes(script: str, url: str, key: str, workers: int, rounds: int) -> list[Any]:
+    """Run `python -c script url key worker rounds` in `workers` processes at once; their JSON outputs."""
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            script,
+            url,
+            key,
+            str(worker),
+            str(rounds),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for worker in range(workers)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 120)
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+    return [orjson.loads(out) for out, _ in outputs]
+
+
 class PrimitivesContract:
     """Tests of the core primitives; mixed into `SessionStoreContract`, which provides `store`."""
+
+    def shared_url(self) -> str | None:
+        """A URL at which other processes open the store under test (None: it lives in this process)."""
+        return None
 
     # -- namespaced event types -----------------------------------------------------------------
 
@@ -198,3 +268,90 @@ class PrimitivesContract:
                 # Appended after the first batch was read: a later batch still reaches them.
                 await store.append_events([message(session) for _ in range(2)])
         assert seen == list(range(1, 13))
+
+    # -- expected-sequence appends --------------------------------------------------------------
+
+    async def test_expected_sequence_appends_only_at_the_expected_counter(self, store: SessionStore) -> None:
+        session = await new_session(store)
+        first = await store.append_event(message(session), expected_sequence=0)
+        assert first.sequence_number == 1
+        with pytest.raises(ConflictError) as info:
+            await store.append_event(message(session), expected_sequence=0)
+        assert (info.value.code, info.value.details, info.value.retryable) == (
+            "conflict",
+            {"expected": 0, "actual": 1},
+            False,
+        )
+        with pytest.raises(ConflictError) as ahead:
+            await store.append_events([message(session), message(session)], expected_sequence=2)
+        assert ahead.value.details == {"expected": 2, "actual": 1}
+        batch = await store.append_events([message(session) for _ in range(3)], expected_sequence=1)
+        assert [e.sequence_number for e in batch] == [2, 3, 4]
+        assert await store.append_events([], expected_sequence=99) == []
+        assert await self._numbers(store, session) == [1, 2, 3, 4]
+        await store.append_event(message(session))  # no expectation: appends wherever the log is
+        assert await store.get_latest_sequence(session.id) == 5
+
+    async def test_a_retried_batch_returns_the_stored_events_whatever_the_expectation(
+        self, store: SessionStore
+    ) -> None:
+        session = await new_session(store)
+        batch = [message(session, data={"n": n}) for n in range(3)]
+        stored = await store.append_events(batch, expected_sequence=0)
+        await store.append_event(message(session))
+        for expectation in (0, 3, 4, 1000):
+            assert await store.append_events(batch, expected_sequence=expectation) == stored
+            assert await store.append_event(batch[1], expected_sequence=expectation) == stored[1]
+        with pytest.raises(ConflictError):
+            await store.append_events([batch[0], message(session)], expected_sequence=3)
+        assert await store.get_latest_sequence(session.id) == 4
+
+    async def test_bad_expectations_are_refused_before_anything_is_written(self, store: SessionStore) -> None:
+        session, other = await new_session(store), await new_session(store)
+        bad_expectations: list[Any] = [-1, 2**63, 2**64, True, 1.0, "0"]
+        for bad in bad_expectations:
+            with pytest.raises(ValidationError) as info:
+                await store.append_event(message(session), expected_sequence=bad)
+            assert info.value.details["field"] == "expected_sequence"
+            with pytest.raises(ValidationError):
+                await store.append_events([message(session)], expected_sequence=bad)
+        with pytest.raises(ValidationError):
+            await store.append_events([message(session), message(other)], expected_sequence=0)
+        with pytest.raises(SessionNotFound):
+            await store.append_event(message(Session(agent_id="a")), expected_sequence=0)
+        assert await store.get_latest_sequence(session.id) == await store.get_latest_sequence(other.id) == 0
+
+    async def test_tasks_racing_expected_sequence_appends(self, store: SessionStore) -> None:
+        session = await new_session(store)
+        results = await asyncio.gather(*(append_racer(store, session.id, w, 8) for w in range(8)))
+        await self._check_append_race(store, session, results)
+
+    async def test_processes_racing_expected_sequence_appends(self, store: SessionStore) -> None:
+        session = await new_session(store)
+        workers, rounds = 4, 10
+        url = self.shared_url()
+        if url is None:
+            # This store lives in one process: the same workers race as tasks of this process.
+            results = await asyncio.gather(
+                *(append_racer(store, session.id, w, rounds) for w in range(workers))
+            )
+        else:
+            results = await in_processes(APPEND_RACER, url, session.id, workers, rounds)
+        await self._check_append_race(store, session, results)
+
+    async def _check_append_race(
+        self, store: SessionStore, session: Session, results: list[dict[str, Any]]
+    ) -> None:
+        """Every call succeeded or raised `conflict`; the log is gapless; one success per expectation."""
+        wins = [tuple(win) for result in results for win in result["wins"]]
+        expectations = [expected for expected, _, _ in wins]
+        assert len(set(expectations)) == len(expectations), "two successes at one expectation"
+        assert all(first == expected + 1 for expected, first, _ in wins)
+        numbers = await self._numbers(store, session)
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert sorted(n for _, first, count in wins for n in range(first, first + count)) == numbers
+        assert all(actual > expected for r in results for expected, actual in r["conflicts"])
+
+    @staticmethod
+    async def _numbers(store: SessionStore, session: Session) -> list[int]:
+        return [e.sequence_number or 0 for e in await store.get_events(session.id)]

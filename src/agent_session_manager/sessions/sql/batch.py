@@ -5,21 +5,23 @@ upsert per session and insert. If an id turns out to exist (a retry, a duplicate
 back, the stored events are read, `Batch.resolve` decides (same session: return the stored event; another
 session: `already_exists`) and the remaining new events are written. So the common case costs no lookup,
 and a refusal leaves nothing behind.
+
+With an expectation (`expected`), the counter must equal it when the numbers are reserved, in the same
+transaction. When it does not, the ids are looked up: if all are stored already (a retry), the stored
+events are the result; otherwise `Batch.refuse` raises `conflict` and the transaction rolls back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import AlreadyExists, ValidationError
 from ...core.models import Event
+from ..base import expected_sequence_of, sequence_conflict
 from .dialect import Dialect
-from .rows import (
-    event_params,
-    stored_event,
-)
+from .rows import event_params, stored_event
 
 
 def check_event(event: Any) -> Event:
@@ -39,10 +41,21 @@ class Batch:
     unique: dict[str, Event]
     #: Events already stored, by id (filled by `resolve` after a conflict).
     stored: dict[str, Event] = field(default_factory=dict)
+    #: The session's counter this append expects (`expected_sequence`), or None.
+    expected: int | None = None
 
     @classmethod
-    def plan(cls, dialect: Dialect, events: Iterable[Any], *, flush_session: str | None = None) -> Batch:
-        """Check types and in-batch duplicates; `flush_session`: every event must belong to it."""
+    def plan(
+        cls,
+        dialect: Dialect,
+        events: Sequence[Any],
+        *,
+        flush_session: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> Batch:
+        """Check types and in-batch duplicates; `flush_session`: every event must belong to it;
+        `expected_sequence`: validated, and every event must belong to one session."""
+        expected = expected_sequence_of(expected_sequence, events)
         checked: list[Event] = []
         unique: dict[str, Event] = {}
         for event in events:
@@ -57,7 +70,7 @@ class Batch:
                     f"event {event.id!r} appears twice for different sessions", details={"event_id": event.id}
                 )
             checked.append(event)
-        return cls(dialect, checked, unique)
+        return cls(dialect, checked, unique, expected=expected)
 
     def new_events(self) -> list[Event]:
         """The events still to write, in input order."""
@@ -96,6 +109,12 @@ class Batch:
                     f"event {stored.id!r} already exists in another session", details={"event_id": stored.id}
                 )
             self.stored[stored.id] = stored
+
+    def refuse(self, actual: int) -> None:
+        """After the counter was found at `actual` instead of the expectation, and the stored events of
+        this batch's ids were `resolve`d: `conflict` unless every event is stored already."""
+        if self.expected is not None and self.new_events():
+            raise sequence_conflict(self.expected, actual)
 
     def result(self, written: Sequence[Event]) -> list[Event]:
         """The stored form of every input event, in input order (duplicates map to the stored event)."""

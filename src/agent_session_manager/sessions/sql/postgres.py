@@ -42,6 +42,7 @@ from ...core.errors import (
 )
 from ...core.models import Event, Run, Session
 from ...core.urls import redact_url
+from ..base import expected_sequence_of, sequence_conflict
 from . import migrations
 from . import statements as q
 from .batch import Batch, check_event
@@ -70,6 +71,7 @@ _ATTEMPTS = 3
 
 _NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in q.EVENT_CASTS)
 
+
 #: One append in one statement. Returns `('new', seq, NULLs)`, `('stored', NULL, <stored event>)` for a
 #: retried id (in any session: the caller tells same-session retry from `already_exists`), or
 #: `('missing', ...)` when the session does not exist. Nothing is written unless the event is new.
@@ -77,13 +79,14 @@ _NULL_EVENT = ", ".join(f"NULL::{cast}" for cast in q.EVENT_CASTS)
 #: first: an append waits for a delete in progress and then finds no session (the statement's snapshot
 #: alone would still show it), and a delete waits for the appends in progress and then removes their
 #: events. Appends do not block each other on it, nor does `save_session` (no key column changes).
-APPEND_ONE = f"""
+def _append_one(insert_guard: str = "", update_guard: str = "") -> str:
+    return f"""
 WITH s AS (SELECT id FROM asm_sessions WHERE id = $4::text FOR KEY SHARE),
 x AS ({q.EVENT_SELECT} WHERE id = $1::text),
 c AS (
     INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
-    SELECT s.id, 1 FROM s WHERE NOT EXISTS (SELECT 1 FROM x)
-    ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + 1
+    SELECT s.id, 1 FROM s WHERE NOT EXISTS (SELECT 1 FROM x){insert_guard}
+    ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + 1{update_guard}
     RETURNING last_sequence
 ),
 i AS (
@@ -95,6 +98,33 @@ i AS (
 SELECT 'new', i.sequence_number, {_NULL_EVENT} FROM i
 UNION ALL SELECT 'stored', NULL::bigint, x.* FROM x
 UNION ALL SELECT 'missing', NULL::bigint, {_NULL_EVENT} WHERE NOT EXISTS (SELECT 1 FROM s)
+"""
+
+
+APPEND_ONE = _append_one()
+
+#: The counter guard of an expected-sequence write (`$n`: the expectation). The insert branch (no
+#: counter row in the statement's snapshot) needs an expectation of 0; the update branch compares with
+#: the latest, locked version of the row, so of two concurrent writers with one expectation only the
+#: first succeeds.
+_INSERT_GUARD = (
+    " AND {n}::bigint = coalesce("
+    "(SELECT last_sequence FROM asm_session_sequences WHERE session_id = {sid}::text), 0)"
+)
+_UPDATE_GUARD = " WHERE q.last_sequence = {n}::bigint"
+
+#: `APPEND_ONE` with `expected_sequence` as `$11`: no row at all means the counter was not `$11`
+#: (nothing written).
+APPEND_ONE_EXPECTED = _append_one(_INSERT_GUARD.format(n="$11", sid="$4"), _UPDATE_GUARD.format(n="$11"))
+
+#: Reserve `$2` numbers for session `$1` if its counter is `$3`. No row: no session, or another counter.
+RESERVE_EXPECTED = f"""
+WITH s AS (SELECT id FROM asm_sessions WHERE id = $1::text FOR KEY SHARE)
+INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
+SELECT s.id, $2::bigint FROM s WHERE true{_INSERT_GUARD.format(n="$3", sid="$1")}
+ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence
+{_UPDATE_GUARD.format(n="$3")}
+RETURNING session_id, last_sequence
 """
 
 #: Reserve numbers for every session of a batch at once (sorted: the lock order). No row: no session.
@@ -352,15 +382,16 @@ class PostgresSessionStore(SQLSessionStore):
 
         await self._use(work)
 
-    async def append_event(self, event: Event) -> Event:
+    async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
         """One event, one statement: no batch planning on the most frequent call."""
-        stored = await self._append_one(check_event(event))
+        expected = expected_sequence_of(expected_sequence, [event])
+        stored = await self._append_one(check_event(event), expected)
         self._wakeups.wake(event.session_id)
         return stored
 
     async def _append(self, batch: Batch) -> list[Event]:
         if len(batch.unique) == 1:
-            stored = await self._append_one(batch.events[0])
+            stored = await self._append_one(batch.events[0], batch.expected)
             return [stored] * len(batch.events)
 
         async def work(connection: asyncpg.Connection) -> list[Event]:
@@ -371,17 +402,22 @@ class PostgresSessionStore(SQLSessionStore):
         self._notify(batch)
         return stored_events
 
-    async def _append_one(self, event: Event) -> Event:
+    async def _append_one(self, event: Event, expected: int | None) -> Event:
         params = event_params(POSTGRES, event, None)
         args = params[:5] + params[6:]
+        sql = APPEND_ONE
+        if expected is not None:
+            sql, args = APPEND_ONE_EXPECTED, (*args, expected)
         for _ in range(_ATTEMPTS):
             try:
-                rows = await self._use(lambda c: c.fetch(APPEND_ONE, *args))
+                rows = await self._use(lambda c: c.fetch(sql, *args))
             except AlreadyExists:
                 continue  # the same id was inserted concurrently: read it on the next attempt
             kinds = {row[0]: row for row in rows}
             if "missing" in kinds:
                 raise session_missing(event.session_id)
+            if not kinds:
+                raise sequence_conflict(expected or 0, await self.get_latest_sequence(event.session_id))
             if "new" in kinds:
                 self._notify_session(event.session_id)
                 return stored_event(event, kinds["new"][1])
@@ -509,7 +545,13 @@ def _password(url: str) -> str | None:
 
 async def _write_new(connection: asyncpg.Connection, batch: Batch) -> list[Event]:
     counts = batch.counts()
-    rows = await connection.fetch(RESERVE_MANY, list(counts), list(counts.values()))
+    if batch.expected is not None and counts:
+        [(session_id, count)] = counts.items()
+        rows = await connection.fetch(RESERVE_EXPECTED, session_id, count, batch.expected)
+        if not rows:
+            return await _refused(connection, batch, session_id)
+    else:
+        rows = await connection.fetch(RESERVE_MANY, list(counts), list(counts.values()))
     last = {row[0]: row[1] for row in rows}
     for session_id in counts:
         if session_id not in last:
@@ -517,6 +559,18 @@ async def _write_new(connection: asyncpg.Connection, batch: Batch) -> list[Event
     params, stored = batch.number(last)
     await connection.copy_records_to_table("asm_events", records=params, columns=EVENT_COLUMNS)
     return stored
+
+
+async def _refused(connection: asyncpg.Connection, batch: Batch, session_id: str) -> list[Event]:
+    """The counter was not the batch's expectation (or the session is gone): nothing new is written;
+    the stored events, if every id is stored already, else `conflict` (see `Batch.refuse`)."""
+    latest = await connection.fetchrow(q.LATEST_SEQUENCE, session_id)
+    if latest is None:
+        raise session_missing(session_id)
+    rows = await connection.fetch(EVENTS_BY_IDS, list(batch.unique))
+    batch.resolve([event_from_row(POSTGRES, row) for row in rows])
+    batch.refuse(int(latest[0] or 0))
+    return []
 
 
 async def _append_batch(connection: asyncpg.Connection, batch: Batch) -> list[Event]:

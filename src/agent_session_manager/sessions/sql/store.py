@@ -306,11 +306,13 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
 
     # -- events ---------------------------------------------------------------------------------
 
-    async def append_event(self, event: Event) -> Event:
-        return (await self.append_events([event]))[0]
+    async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
+        return (await self.append_events([event], expected_sequence=expected_sequence))[0]
 
-    async def append_events(self, events: Sequence[Event]) -> list[Event]:
-        batch = Batch.plan(self.dialect, events)
+    async def append_events(
+        self, events: Sequence[Event], *, expected_sequence: int | None = None
+    ) -> list[Event]:
+        batch = Batch.plan(self.dialect, events, expected_sequence=expected_sequence)
         if not batch.events:
             return []
         stored = await self._append(batch)
