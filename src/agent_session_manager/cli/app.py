@@ -14,7 +14,7 @@ import typer
 
 from ..core.errors import ASMError
 from ..open import DEFAULT_SNAPSHOTS_URL, default_artifacts_url, default_database_url
-from . import artifacts, db, demo, doctor, events, maintenance, otel, sessions, snapshots, transfer, usage
+from . import artifacts, db, demo, doctor, events, maintenance, otel, sessions, snapshots, transfer, ui, usage
 from .common import Settings, error_line
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("cost")(usage.cost)
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 app.command("doctor")(doctor.doctor)
+app.command("ui")(ui.ui)
 
 
 @app.callback()

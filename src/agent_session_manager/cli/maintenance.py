@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..composite import CompositeSessionStore
 from ..maintenance import MaintenanceProgress, MaintenanceReport, RetentionPolicy, maintenance_api
 from ..maintenance.base import STEPS
 from .common import (
@@ -65,10 +66,7 @@ def run_policy(
 
     async def go() -> MaintenanceReport:
         async with await open_composite(ctx) as store:
-            options: dict[str, Any] = dict(fields)
-            if options.get("archive_before_prune") is True:
-                options["archive_store"] = store.artifacts
-            retention = RetentionPolicy(**options)
+            retention = policy_for(fields, store)
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
@@ -101,6 +99,15 @@ def run_policy(
         say(f"{'dry run, nothing changed' if dry_run else 'done'} in {report.duration_ms:.0f} ms")
     if report.errors:
         raise typer.Exit(1)
+
+
+def policy_for(fields: dict[str, Any], store: CompositeSessionStore) -> RetentionPolicy:
+    """The `RetentionPolicy` of a JSON object of its fields; `"archive_before_prune": true` archives to
+    the composite store's artifact store (`validation_error` for a bad field)."""
+    options: dict[str, Any] = dict(fields)
+    if options.get("archive_before_prune") is True:
+        options["archive_store"] = store.artifacts
+    return RetentionPolicy(**options)
 
 
 def report_table(report: MaintenanceReport) -> Table:

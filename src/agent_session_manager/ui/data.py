@@ -1,0 +1,283 @@
+"""What each page of `asm ui` reads from the stores: the store calls only, no HTML.
+
+Rendering lives in `ui.app` and the templates; keeping the reads here lets `bench ui` time a page against
+exactly the store calls it makes. Every read goes through the public store and query APIs, so any backend
+that passes the contract (memory, SQLite, PostgreSQL, a composite store) is browsable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..cli.common import run_cost
+from ..composite import CompositeSessionStore
+from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
+from ..core.pagination import MAX_PAGE_SIZE
+from ..query import SessionOrder, query_api
+from ..query.base import TokenTotals, UsageSummary
+from ..query.tokens import token_counts
+
+#: Sessions per page of the list.
+SESSION_PAGE = 50
+#: Events per page of a timeline.
+EVENT_PAGE = 100
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    """The filters of the sessions list, as parsed from the query string."""
+
+    agent_id: str | None = None
+    statuses: tuple[SessionStatus, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    order: SessionOrder = SessionOrder.UPDATED_AT_DESC
+    cursor: str | None = None
+    limit: int = SESSION_PAGE
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One line of the sessions list: the session and its totals."""
+
+    session: Session
+    event_count: int
+    run_count: int
+    tokens: int
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class SessionList:
+    rows: list[SessionRow]
+    next_cursor: str | None
+
+
+async def runs_of(store: CompositeSessionStore, session_id: str) -> list[Run]:
+    """Every run of a session, oldest first (all pages)."""
+    runs: list[Run] = []
+    cursor = None
+    while True:
+        page = await store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+        runs.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            return runs
+
+
+def total_cost(runs: Sequence[Run]) -> float | None:
+    """The summed cost of `runs` (each: stored, else priced); None when no run could be priced."""
+    costs = [c for c in map(run_cost, runs) if c is not None]
+    return sum(costs) if costs else None
+
+
+async def session_row(store: CompositeSessionStore, session: Session) -> SessionRow:
+    """The totals of one listed session: two reads (its runs, its event count)."""
+    runs, events = await asyncio.gather(
+        runs_of(store, session.id), query_api(store).count_events(session_ids=session.id)
+    )
+    return SessionRow(
+        session=session,
+        event_count=events,
+        run_count=len(runs),
+        tokens=sum(token_counts(r.token_usage)["total_tokens"] for r in runs),
+        cost_usd=total_cost(runs),
+    )
+
+
+async def list_sessions(store: CompositeSessionStore, filters: SessionFilters) -> SessionList:
+    """One page of the sessions list, filtered in the database, with each session's totals."""
+    page = await query_api(store).search_sessions(
+        agent_id=filters.agent_id,
+        status=filters.statuses or None,
+        tags=filters.tags or None,
+        created_after=filters.created_after,
+        created_before=filters.created_before,
+        order_by=filters.order,
+        limit=filters.limit,
+        cursor=filters.cursor,
+    )
+    rows = await asyncio.gather(*(session_row(store, s) for s in page.items))
+    return SessionList(rows=list(rows), next_cursor=page.next_cursor)
+
+
+async def sessions_since(store: CompositeSessionStore, after: datetime) -> list[Session]:
+    """Sessions created after `after`, oldest first (what the live list adds)."""
+    page = await query_api(store).search_sessions(
+        created_after=after + timedelta(microseconds=1),
+        order_by=SessionOrder.CREATED_AT_ASC,
+        limit=SESSION_PAGE,
+    )
+    return page.items
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    """Which slice of a session's log a timeline page shows: after a sequence number, filtered."""
+
+    after: int = 0
+    run_id: str | None = None
+    types: tuple[EventType, ...] = ()
+    limit: int = EVENT_PAGE
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """Everything the session page shows."""
+
+    session: Session
+    event_count: int
+    latest_sequence: int
+    first_event_at: datetime | None
+    last_event_at: datetime | None
+    tokens: TokenTotals
+    cost_usd: float | None
+    runs: list[Run]
+    artifacts: list[ArtifactRecord]
+    events: list[Event]
+    #: Whether events after the page's last one match the same filters.
+    has_more: bool
+    run_costs: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.first_event_at is None or self.last_event_at is None:
+            return None
+        return self.last_event_at - self.first_event_at
+
+
+async def artifacts_of(store: CompositeSessionStore, session_id: str) -> list[ArtifactRecord]:
+    """Every artifact record of a session (all pages)."""
+    records: list[ArtifactRecord] = []
+    cursor = None
+    while True:
+        page = await store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+        records.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            return records
+
+
+async def session_view(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> SessionView:
+    """The session, its totals, runs, artifact records and one page of its timeline.
+
+    The page is one `get_events` call with `limit + 1` (the extra event only says whether there is a next
+    page), so it costs the same on the first page of a 100,000-event session as on the last.
+    """
+    session = await store.get_session(session_id)
+    stats, runs, artifacts, events = await asyncio.gather(
+        query_api(store).get_session_stats(session_id),
+        runs_of(store, session_id),
+        artifacts_of(store, session_id),
+        timeline_page(store, session_id, query),
+    )
+    return SessionView(
+        session=session,
+        event_count=stats.event_count,
+        latest_sequence=stats.latest_sequence,
+        first_event_at=stats.first_event_at,
+        last_event_at=stats.last_event_at,
+        tokens=stats.token_totals,
+        cost_usd=total_cost(runs),
+        runs=runs,
+        artifacts=artifacts,
+        events=events[: query.limit],
+        has_more=len(events) > query.limit,
+        run_costs={r.id: run_cost(r) for r in runs},
+    )
+
+
+async def timeline_page(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> list[Event]:
+    """Up to `limit + 1` events after `query.after` that pass the filters (one store call)."""
+    return await store.get_events(
+        session_id,
+        after=query.after,
+        run_id=query.run_id,
+        types=query.types or None,
+        limit=query.limit + 1,
+    )
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    day: datetime
+    tokens: int
+    cost_usd: float
+    runs: int
+
+
+@dataclass(frozen=True)
+class UsageView:
+    """The usage page: totals per day, per provider and model, and per agent."""
+
+    since: datetime
+    until: datetime
+    total: UsageSummary
+    total_cost: float
+    unmapped_runs: int
+    days: list[DayUsage]
+    by_model: dict[str, tuple[int, float]]
+    by_agent: dict[str, tuple[int, float]]
+    #: How many of the most recently updated sessions the agents were collected from.
+    agents_scanned: int
+
+
+#: Agents of the usage page: read from this many most recently updated sessions.
+AGENT_SCAN = MAX_PAGE_SIZE
+#: At most this many agents get a row of their own.
+MAX_AGENTS = 20
+
+
+async def usage_view(
+    store: CompositeSessionStore, since: datetime, until: datetime, agent_id: str | None
+) -> UsageView:
+    """Token and cost totals from the query API, per UTC day from `since` to `until`, per model and
+    per agent (agents found among the `AGENT_SCAN` most recently updated sessions)."""
+    query = query_api(store)
+    start = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    bounds: list[tuple[datetime, datetime]] = []
+    day = start
+    while day <= until:
+        bounds.append((max(day, since), min(day + timedelta(days=1) - timedelta(microseconds=1), until)))
+        day += timedelta(days=1)
+
+    async def one_day(low: datetime, high: datetime) -> DayUsage:
+        usage, cost = await asyncio.gather(
+            query.get_usage_summary(agent_id=agent_id, since=low, until=high),
+            query.get_cost_summary(agent_id=agent_id, since=low, until=high),
+        )
+        return DayUsage(low, usage.total_tokens, cost.total_cost_usd, usage.run_count)
+
+    total, cost, recent = await asyncio.gather(
+        query.get_usage_summary(agent_id=agent_id, since=since, until=until),
+        query.get_cost_summary(agent_id=agent_id, since=since, until=until),
+        query.search_sessions(agent_id=agent_id, limit=AGENT_SCAN),
+    )
+    days = await asyncio.gather(*(one_day(low, high) for low, high in bounds))
+    agents = sorted({s.agent_id for s in recent.items})[:MAX_AGENTS]
+
+    async def one_agent(agent: str) -> tuple[str, tuple[int, float]]:
+        usage, money = await asyncio.gather(
+            query.get_usage_summary(agent_id=agent, since=since, until=until),
+            query.get_cost_summary(agent_id=agent, since=since, until=until),
+        )
+        return agent, (usage.total_tokens, money.total_cost_usd)
+
+    by_agent = dict(await asyncio.gather(*(one_agent(a) for a in agents)))
+    by_model = {
+        name: (totals.total_tokens, cost.by_model[name].cost_usd if name in cost.by_model else 0.0)
+        for name, totals in total.by_model.items()
+    }
+    return UsageView(
+        since=since,
+        until=until,
+        total=total,
+        total_cost=cost.total_cost_usd,
+        unmapped_runs=cost.unmapped_runs,
+        days=list(days),
+        by_model=by_model,
+        by_agent={a: v for a, v in by_agent.items() if v[0] or v[1]},
+        agents_scanned=len(recent.items),
+    )
