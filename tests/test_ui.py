@@ -82,6 +82,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
                     data={"tool_call_id": "c1", "tool_name": XSS, "tool_input": {XSS: XSS}},
                 ),
                 Event(type=EventType.ERROR_OCCURRED, session_id=xss.id, data={"error_message": XSS}),
+                Event(type="acme.step", session_id=xss.id, data={"step": XSS}),
             ]
         )
         long = store.save_session(Session(agent_id="long"))
@@ -277,8 +278,15 @@ def test_timeline_paging_filters_and_deep_links(stores: Stores, server: Server, 
     page.click("#next-page")
     assert _sequences(page) == list(range(201, LONG + 1))
     assert page.locator("#next-page").count() == 0
-    page.click("#previous-page")
+    page.click("#previous-page")  # backwards from the first event shown: the newest before it
     assert _sequences(page) == list(range(101, 201))
+    page.click("#last-page")
+    assert _sequences(page) == list(range(LONG - 99, LONG + 1))
+    assert page.locator("#live-state").count() == 1 and page.locator("#next-page").count() == 0
+    page.click("#previous-page")
+    assert _sequences(page) == list(range(LONG - 199, LONG - 99))
+    page.click("#first-page")
+    assert _sequences(page) == list(range(1, 101)) and page.locator("#previous-page").count() == 0
 
     page.goto(f"{server.url}sessions/{stores.long_id}")
     page.select_option("select[name=type]", ["tool_call_started"])
@@ -368,6 +376,11 @@ def test_script_and_onerror_payloads_render_as_text(stores: Stores, server: Serv
     assert XSS in page.locator("#seq-3 .error-box").inner_text()
     assert "onerror" in page.locator("section.head details pre").inner_text()
     assert page.locator("#seq-3.kind-error").count() == 1  # errors are highlighted
+    assert XSS in page.locator("#seq-4.kind-other").inner_text()  # a namespaced type, shown generically
+    page.fill("input[name=type]", "acme.step")
+    page.click("#timeline-filters button[type=submit]")
+    assert _sequences(page) == [4]
+    assert page.evaluate("window.__xss") is None
 
 
 def test_unknown_session_is_a_404_page(server: Server, page) -> None:

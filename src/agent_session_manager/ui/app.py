@@ -34,13 +34,13 @@ from ..cli.maintenance import REPORT_ROWS, policy_for
 from ..composite import CompositeSessionStore, open_composite_store
 from ..core.clock import utc_now
 from ..core.errors import ASMError, NotFound, ValidationError
-from ..core.models import EventType, SessionStatus
+from ..core.models import EventType, SessionStatus, event_type
 from ..core.urls import redact_url
+from ..core.usage import total_tokens
 from ..maintenance import maintenance_api
 from ..open import open_snapshot_storage
 from ..query import SessionOrder
 from ..query.summary import model_of
-from ..query.tokens import token_counts
 from ..snapshots import SnapshotLocation, SnapshotStorage
 from . import charts, data, render
 from .security import AccessGuard, Csrf
@@ -147,7 +147,7 @@ def _environment() -> Environment:
         json=render.pretty_json,
         text=render.text_of,
         path=lambda key: quote(key, safe="/"),
-        tokens=lambda usage: token_counts(usage)["total_tokens"],
+        tokens=total_tokens,
         model=model_of,
         run_cost=run_cost,
     )
@@ -262,21 +262,32 @@ class _UI:
         session_id = request.path_params["session_id"]
         query = _timeline_query(request)
         view = await data.session_view(self.store, session_id, query)
-        last_page_after = max(0, view.latest_sequence - query.limit)
-        filtered = bool(query.run_id or query.types)
+        page = view.timeline
+        first = page.events[0].sequence_number if page.events else None
+        last = page.events[-1].sequence_number if page.events else None
+        paging = {"after": None, "before": None, "latest": None}
+        earlier = None
+        if page.has_earlier:
+            earlier = _with(request, **{**paging, "before": first or query.before or query.after + 1})
+        later = None
+        if page.has_later:
+            later = _with(request, **{**paging, "after": last or (query.before or 1) - 1})
+        live = not page.has_later
         return self.page(
             request,
             "session.html",
             view=view,
-            cards=render.cards(view.events),
+            cards=render.cards(page.events),
             tl=query,
             event_types=[t.value for t in EventType],
-            previous_url=_with(request, after=max(0, query.after - query.limit)) if query.after else None,
-            next_url=_with(request, after=view.events[-1].sequence_number) if view.has_more else None,
-            last_url=None if filtered or not view.has_more else _with(request, after=last_page_after),
-            live_after=view.events[-1].sequence_number if view.events else query.after,
-            stream_url=_with(request, after=None).replace(request.url.path, f"{request.url.path}/live", 1),
-            live=not view.has_more,
+            other_types=[t for t in query.types if t not in set(EventType)],
+            previous_url=earlier,
+            next_url=later,
+            first_url=_with(request, **paging) if page.has_earlier else None,
+            last_url=_with(request, **{**paging, "latest": 1}) if page.has_later else None,
+            live_after=last if last is not None else 0 if query.backward else query.after,
+            live=live,
+            stream_url=_with(request, **paging).replace(request.url.path, f"{request.url.path}/live", 1),
         )
 
     async def event_link(self, request: Request) -> Response:
@@ -566,15 +577,19 @@ def _session_filters(request: Request) -> data.SessionFilters:
 
 def _timeline_query(request: Request) -> data.TimelineQuery:
     params = request.query_params
-    after = params.get("after", "0")
-    if not after.isdigit():
-        raise ValidationError("after must be a sequence number", details={"field": "after"})
-    types = [t for t in params.getlist("type") if t]
-    try:
-        chosen = tuple(EventType(t) for t in types)
-    except ValueError:
-        raise ValidationError(f"unknown event type in {types}", details={"field": "type"}) from None
-    return data.TimelineQuery(after=int(after), run_id=params.get("run") or None, types=chosen)
+    bounds: dict[str, int | None] = {}
+    for name in ("after", "before"):
+        value = params.get(name) or None
+        if value is not None and not value.isdigit():
+            raise ValidationError(f"{name} must be a sequence number", details={"field": name})
+        bounds[name] = None if value is None else int(value)
+    return data.TimelineQuery(
+        after=bounds["after"] or 0,
+        before=bounds["before"],
+        latest=params.get("latest") == "1",
+        run_id=params.get("run") or None,
+        types=tuple(event_type(t.strip()) for t in params.getlist("type") if t.strip()),
+    )
 
 
 async def _or_none(call: Awaitable[Any]) -> Any:

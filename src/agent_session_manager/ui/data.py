@@ -11,14 +11,15 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..cli.common import run_cost
 from ..composite import CompositeSessionStore
 from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
 from ..core.pagination import MAX_PAGE_SIZE
+from ..core.usage import total_tokens
 from ..query import SessionOrder, query_api
 from ..query.base import TokenTotals, UsageSummary
-from ..query.tokens import token_counts
 
 #: Sessions per page of the list.
 SESSION_PAGE = 50
@@ -83,7 +84,7 @@ async def session_row(store: CompositeSessionStore, session: Session) -> Session
         session=session,
         event_count=events,
         run_count=len(runs),
-        tokens=sum(token_counts(r.token_usage)["total_tokens"] for r in runs),
+        tokens=sum(total_tokens(r.token_usage) for r in runs),
         cost_usd=total_cost(runs),
     )
 
@@ -116,12 +117,29 @@ async def sessions_since(store: CompositeSessionStore, after: datetime) -> list[
 
 @dataclass(frozen=True)
 class TimelineQuery:
-    """Which slice of a session's log a timeline page shows: after a sequence number, filtered."""
+    """Which slice of a session's log a timeline page shows, filtered by run and types: the events after
+    sequence `after` (forward), or the newest before `before` (backward; `before=None` with `latest`:
+    the end of the log). Both are one indexed `get_events` read, whatever the size of the log."""
 
     after: int = 0
+    before: int | None = None
+    latest: bool = False
     run_id: str | None = None
-    types: tuple[EventType, ...] = ()
+    types: tuple[EventType | str, ...] = ()
     limit: int = EVENT_PAGE
+
+    @property
+    def backward(self) -> bool:
+        return self.latest or self.before is not None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """One page of a timeline, and whether matching events come before and after it."""
+
+    events: list[Event]
+    has_earlier: bool
+    has_later: bool
 
 
 @dataclass(frozen=True)
@@ -137,9 +155,7 @@ class SessionView:
     cost_usd: float | None
     runs: list[Run]
     artifacts: list[ArtifactRecord]
-    events: list[Event]
-    #: Whether events after the page's last one match the same filters.
-    has_more: bool
+    timeline: TimelinePage
     run_costs: dict[str, float | None] = field(default_factory=dict)
 
     @property
@@ -167,7 +183,7 @@ async def session_view(store: CompositeSessionStore, session_id: str, query: Tim
     page), so it costs the same on the first page of a 100,000-event session as on the last.
     """
     session = await store.get_session(session_id)
-    stats, runs, artifacts, events = await asyncio.gather(
+    stats, runs, artifacts, page = await asyncio.gather(
         query_api(store).get_session_stats(session_id),
         runs_of(store, session_id),
         artifacts_of(store, session_id),
@@ -183,20 +199,25 @@ async def session_view(store: CompositeSessionStore, session_id: str, query: Tim
         cost_usd=total_cost(runs),
         runs=runs,
         artifacts=artifacts,
-        events=events[: query.limit],
-        has_more=len(events) > query.limit,
+        timeline=page,
         run_costs={r.id: run_cost(r) for r in runs},
     )
 
 
-async def timeline_page(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> list[Event]:
-    """Up to `limit + 1` events after `query.after` that pass the filters (one store call)."""
-    return await store.get_events(
-        session_id,
-        after=query.after,
-        run_id=query.run_id,
-        types=query.types or None,
-        limit=query.limit + 1,
+async def timeline_page(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> TimelinePage:
+    """One page of matching events: one store call for `limit + 1` events, the extra one telling
+    whether there is a next page in the direction read (the other direction is known from the bound)."""
+    filters: dict[str, Any] = {"run_id": query.run_id, "types": query.types or None}
+    if query.backward:
+        events = await store.get_events(session_id, before=query.before, last=query.limit + 1, **filters)
+        return TimelinePage(
+            events=events[-query.limit :],
+            has_earlier=len(events) > query.limit,
+            has_later=query.before is not None,
+        )
+    events = await store.get_events(session_id, after=query.after, limit=query.limit + 1, **filters)
+    return TimelinePage(
+        events=events[: query.limit], has_earlier=query.after > 0, has_later=len(events) > query.limit
     )
 
 
