@@ -48,3 +48,16 @@ def test_query_and_maintenance_use_only_public_names_of_the_backends() -> None:
                 ):
                     leaks.append(f"{path.name}:{node.lineno}: store.{node.attr}")
     assert leaks == []
+
+
+def test_no_isinstance_dispatch_on_concrete_store_classes() -> None:
+    """The query API and maintenance come from the store (its `query_api()` / `maintenance_api()`), so
+    nothing tests for one of our store classes to pick an implementation."""
+    concrete = re.compile(r"isinstance\([^)]*\b(InMemory|SQL|SQLite|Postgres|Composite)SessionStore\b")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in sources()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if concrete.search(line) and not line.strip().startswith("assert ")
+    ]
+    assert found == []

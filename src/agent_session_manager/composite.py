@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple, Protocol, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from .artifacts.base import (
     ArtifactInfo,
@@ -44,6 +44,10 @@ from .core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Sessi
 from .core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from .open import open_artifact_store, open_store
 from .sessions.base import ITER_BATCH, SessionStore
+
+if TYPE_CHECKING:
+    from .maintenance.base import Maintenance
+    from .query.base import QueryAPI
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -344,6 +348,24 @@ class CompositeSessionStore(AsyncClosing):
         self, prefix: str = "", *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[str]:
         return await self._blob("list", self.artifacts.list(prefix, limit=limit, cursor=cursor))
+
+    # -- query API and maintenance: the session store's, with this store's blobs ------------------
+
+    def query_api(self) -> QueryAPI:
+        """The session store's `QueryAPI` (records, runs and events all live there)."""
+        from .query import query_api
+
+        return query_api(self.sessions)
+
+    def maintenance_api(
+        self, artifacts: ArtifactStore | None = None, *, unregistered_blob_grace: timedelta | None = None
+    ) -> Maintenance:
+        """The session store's `Maintenance`, removing blobs from this store's artifact store (unless
+        `artifacts` names another)."""
+        from .maintenance import maintenance_api
+
+        chosen = self.artifacts if artifacts is None else artifacts
+        return maintenance_api(self.sessions, chosen, unregistered_blob_grace=unregistered_blob_grace)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ threads, and from a thread while another event loop runs elsewhere in the proces
             ...
 
 Methods are looked up on the wrapped store, so every backend and every later method works unchanged.
+`store.query_api()` and `store.maintenance_api()` (and `query_api(store)` / `maintenance_api(store)`)
+give the store's query API and maintenance, blocking too.
 A call that returns an async iterator (an artifact reader, say) returns a plain iterator instead, which
 is also a context manager that closes the async one.
 
@@ -25,12 +27,15 @@ import asyncio
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from .core.errors import ValidationError
+from .maintenance import maintenance_api
 from .open import open_artifact_store as _open_artifact_store
 from .open import open_store as _open_store
+from .query import query_api
 
 T = TypeVar("T")
 
@@ -212,23 +217,23 @@ class SyncIterator(Iterator[T]):
         self.close()
 
 
-class SyncStore:
-    """A blocking proxy of an async store; use as a context manager or call `close()`."""
+class SyncProxy:
+    """A blocking view of an async object living on a portal's loop (a store, its query API, its
+    maintenance): coroutine methods block until done, async generators become plain iterators, and
+    other attributes are the object's own."""
 
-    def __init__(self, runner: Portal, target: Any, *, owns_loop: bool = True) -> None:
+    def __init__(self, runner: Portal, target: Any) -> None:
         self._runner = runner
         self._target = target
-        self._owns_loop = owns_loop
-        self._closed = False
 
     @property
     def wrapped(self) -> Any:
-        """The async store behind this proxy (it lives on the proxy's loop)."""
+        """The async object behind this proxy (it lives on the proxy's loop)."""
         return self._target
 
     @property
     def portal(self) -> Portal:
-        """The portal whose loop the store lives on (`await store.portal.acall(...)` from async code)."""
+        """The portal whose loop the object lives on (`await proxy.portal.acall(...)` from async code)."""
         return self._runner
 
     def __getattr__(self, name: str) -> Any:
@@ -243,6 +248,38 @@ class SyncStore:
         if hasattr(result, "__anext__"):
             return SyncIterator(self._runner, result)
         return result
+
+
+class SyncStore(SyncProxy):
+    """A blocking proxy of an async store; use as a context manager or call `close()`."""
+
+    def __init__(self, runner: Portal, target: Any, *, owns_loop: bool = True) -> None:
+        super().__init__(runner, target)
+        self._owns_loop = owns_loop
+        self._closed = False
+
+    def query_api(self) -> SyncProxy:
+        """The store's `QueryAPI` (as `agent_session_manager.query_api` gives it), blocking.
+
+        Example:
+            >>> with sync.open_store("memory://") as store:  # doctest: +SKIP
+            ...     page = store.query_api().search_sessions(agent_id="bot")
+        """
+        return SyncProxy(self._runner, query_api(self._target))
+
+    def maintenance_api(
+        self, artifacts: Any = None, *, unregistered_blob_grace: timedelta | None = None
+    ) -> SyncProxy:
+        """The store's `Maintenance` (as `agent_session_manager.maintenance_api` gives it), blocking.
+
+        `artifacts` is an async artifact store, or a sync one opened on the same portal.
+        """
+        if isinstance(artifacts, SyncProxy):
+            artifacts = artifacts.wrapped
+        maintenance = maintenance_api(
+            self._target, artifacts, unregistered_blob_grace=unregistered_blob_grace
+        )
+        return SyncProxy(self._runner, maintenance)
 
     def close(self) -> None:
         """Close the store, then stop its loop if it has one of its own; idempotent."""

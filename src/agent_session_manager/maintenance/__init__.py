@@ -1,6 +1,6 @@
 """Retention and repair: `RetentionPolicy`, `Maintenance.execute` and its report, `health_check`.
 
-`maintenance_api(store, artifacts)` returns the `Maintenance` for a store's backend (memory or SQL); see
+`maintenance_api(store, artifacts)` returns the `Maintenance` a store provides (its `maintenance_api()`); see
 `maintenance.policy` for what each policy field does and `maintenance.base` for the steps.
 """
 
@@ -30,34 +30,40 @@ def maintenance_api(
     *,
     unregistered_blob_grace: timedelta | None = None,
 ) -> Maintenance:
-    """The `Maintenance` for `store` (memory, SQLite or PostgreSQL).
+    """The `Maintenance` of `store`, as the store itself provides it (its `maintenance_api()` method).
 
-    `artifacts` is the `ArtifactStore` holding the blobs of the store's artifact records (a composite
-    store brings its own): with it, removing a record (hard delete, orphan cleanup) removes its blob
-    too, when the record's `storage_ref` names that store. `unregistered_blob_grace`
-    (opt-in) also deletes blobs of that store that no record names and that were last written longer
-    ago than the grace: only use it when every blob of that store is written through the library.
+    The memory store gives `MemoryMaintenance`, the SQL stores `SQLMaintenance`, a composite store its
+    session store's with its own artifact store, a sync store a blocking twin; a third-party store
+    opts in by defining the same method.
+
+    Args:
+        store: an open session store.
+        artifacts: the `ArtifactStore` holding the blobs of the store's artifact records (a composite
+            store brings its own): with it, removing a record (hard delete, orphan cleanup) removes its
+            blob too, when the record's `storage_ref` names that store.
+        unregistered_blob_grace: opt-in; also delete blobs of that store that no record names and that
+            were last written longer ago than the grace. Only use it when every blob of that store is
+            written through the library.
+
+    Returns:
+        The store's `Maintenance`.
+
+    Raises:
+        ValidationError: the store provides no maintenance.
+
+    Example:
+        >>> report = await maintenance_api(store).execute(RetentionPolicy(max_events_per_session=1000))
+        ... # doctest: +SKIP
     """
-    from ..composite import CompositeSessionStore
-    from ..query import session_store_of
-    from ..sessions.memory import InMemorySessionStore
-    from ..sessions.sql.store import SQLSessionStore
-
-    if artifacts is None and isinstance(store, CompositeSessionStore):
-        artifacts = store.artifacts
-    inner = session_store_of(store)
-    if isinstance(inner, InMemorySessionStore):
-        from .memory import MemoryMaintenance
-
-        return MemoryMaintenance(inner, artifacts, unregistered_blob_grace=unregistered_blob_grace)
-    if isinstance(inner, SQLSessionStore):
-        from .sql import SQLMaintenance
-
-        return SQLMaintenance(inner, artifacts, unregistered_blob_grace=unregistered_blob_grace)
-    raise ValidationError(
-        f"no Maintenance for a {type(inner).__name__}; supported: memory, SQLite and PostgreSQL stores",
-        details={"store": type(inner).__name__},
-    )
+    provide = getattr(store, "maintenance_api", None)
+    if not callable(provide):
+        raise ValidationError(
+            f"{type(store).__name__} provides no Maintenance "
+            "(a store offers one with a maintenance_api() method)",
+            details={"store": type(store).__name__},
+        )
+    maintenance: Maintenance = provide(artifacts, unregistered_blob_grace=unregistered_blob_grace)
+    return maintenance
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Cross-session queries: search, statistics, usage and cost, export and import.
 
-`query_api(store)` returns the `QueryAPI` for a store's backend (memory or SQL); see `query.base` for the
-contract and `query.export` for the export format.
+`query_api(store)` returns the `QueryAPI` a store provides (its `query_api()` method); see `query.base`
+for the contract and `query.export` for the export format.
 """
 
 from __future__ import annotations
@@ -32,34 +32,35 @@ from .export import (
 
 
 def query_api(store: Any) -> QueryAPI:
-    """The `QueryAPI` for `store` (an open session store, or a `CompositeSessionStore` wrapping one).
+    """The `QueryAPI` of `store`, as the store itself provides it.
 
-    Memory stores get `MemoryQueryAPI`; SQLite and PostgreSQL stores get `SQLQueryAPI`, whose filters run
-    in the database. Other stores raise `validation_error`.
+    A store offers a query API by defining a `query_api()` method that returns one: the memory store
+    gives `MemoryQueryAPI`, the SQL stores `SQLQueryAPI` (filters run in the database), a composite store
+    its session store's, a sync store (`sync.open_store`) a blocking twin of its async store's. A
+    third-party store (`register_session_backend`) opts in the same way, e.g. by returning a
+    `KeysetQueryAPI` subclass of its own.
+
+    Args:
+        store: an open session store.
+
+    Returns:
+        The store's `QueryAPI`.
+
+    Raises:
+        ValidationError: the store provides no query API.
+
+    Example:
+        >>> api = query_api(await open_store("memory://"))  # doctest: +SKIP
+        >>> page = await api.search_sessions(agent_id="support-bot")  # doctest: +SKIP
     """
-    from ..sessions.memory import InMemorySessionStore
-    from ..sessions.sql.store import SQLSessionStore
-
-    inner = session_store_of(store)
-    if isinstance(inner, InMemorySessionStore):
-        from .memory import MemoryQueryAPI
-
-        return MemoryQueryAPI(inner)
-    if isinstance(inner, SQLSessionStore):
-        from .sql import SQLQueryAPI
-
-        return SQLQueryAPI(inner)
-    raise ValidationError(
-        f"no QueryAPI for a {type(inner).__name__}; supported: memory, SQLite and PostgreSQL stores",
-        details={"store": type(inner).__name__},
-    )
-
-
-def session_store_of(store: Any) -> Any:
-    """The session store behind a `CompositeSessionStore` (or `store` itself)."""
-    from ..composite import CompositeSessionStore
-
-    return store.sessions if isinstance(store, CompositeSessionStore) else store
+    provide = getattr(store, "query_api", None)
+    if not callable(provide):
+        raise ValidationError(
+            f"{type(store).__name__} provides no QueryAPI (a store offers one with a query_api() method)",
+            details={"store": type(store).__name__},
+        )
+    api: QueryAPI = provide()
+    return api
 
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -37,6 +37,11 @@ from ..core.pagination import (
 )
 from .base import EventQuery, LongPollSubscription, Wakeups, expected_sequence_of, sequence_conflict
 from .filters import run_statuses, session_statuses
+
+if TYPE_CHECKING:
+    from ..artifacts.base import ArtifactStore
+    from ..maintenance.base import Maintenance
+    from ..query.base import QueryAPI
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -263,6 +268,22 @@ class InMemorySessionStore(LongPollSubscription):
         record = self._artifacts.pop(key, None)
         if record is not None and record.session_id is not None:
             self._artifacts_by_session.get(record.session_id, {}).pop(key, None)
+
+    # -- query API and maintenance (what `query_api(store)` / `maintenance_api(store)` return) -------
+
+    def query_api(self) -> QueryAPI:
+        """This store's `QueryAPI`: `MemoryQueryAPI`, over its dicts."""
+        from ..query.memory import MemoryQueryAPI
+
+        return MemoryQueryAPI(self)
+
+    def maintenance_api(
+        self, artifacts: ArtifactStore | None = None, *, unregistered_blob_grace: timedelta | None = None
+    ) -> Maintenance:
+        """This store's `Maintenance`: `MemoryMaintenance` (arguments as for `maintenance_api`)."""
+        from ..maintenance.memory import MemoryMaintenance
+
+        return MemoryMaintenance(self, artifacts, unregistered_blob_grace=unregistered_blob_grace)
 
     async def close(self) -> None:
         self._wakeups.close()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...artifacts.registry import ArtifactTotals
 from ...core.errors import (
@@ -56,6 +56,11 @@ from .rows import (
     session_from_row,
     session_params,
 )
+
+if TYPE_CHECKING:
+    from ...artifacts.base import ArtifactStore
+    from ...maintenance.base import Maintenance
+    from ...query.base import QueryAPI
 
 M = TypeVar("M")
 
@@ -471,6 +476,22 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         if len(rows) > limit:
             next_cursor = encode_time_cursor(scope, key(items[-1]))
         return Page(items, next_cursor)
+
+    # -- query API and maintenance (what `query_api(store)` / `maintenance_api(store)` return) -------
+
+    def query_api(self) -> QueryAPI:
+        """This store's `QueryAPI`: `SQLQueryAPI`, every filter in the database."""
+        from ...query.sql import SQLQueryAPI
+
+        return SQLQueryAPI(self)
+
+    def maintenance_api(
+        self, artifacts: ArtifactStore | None = None, *, unregistered_blob_grace: timedelta | None = None
+    ) -> Maintenance:
+        """This store's `Maintenance`: `SQLMaintenance` (arguments as for `maintenance_api`)."""
+        from ...maintenance.sql import SQLMaintenance
+
+        return SQLMaintenance(self, artifacts, unregistered_blob_grace=unregistered_blob_grace)
 
     async def close(self) -> None:
         """Close connections and threads, and end waiting long-polls; idempotent."""
