@@ -82,6 +82,8 @@ async def test_storage_protocol_translates_and_refuses(tmp_path: Path) -> None:
     assert read["schema_version"] == "1.0" and read["data"] == {"system_prompt": "hi"}
     assert await typescript.read("session/s1/missing.json") is None
     await typescript.write("notes/raw.bin", b"\x00\x01")
+    await typescript.write("notes/cats.txt", b"cats purr and sleep")
+    assert [r.key for r in await typescript.search("sleeping cats")][:1] == ["notes/cats.txt"]
     assert await typescript.read("notes/raw.bin") == b"\x00\x01"
     assert await typescript.list("session/") == [key]
     with pytest.raises(ValidationError) as info:

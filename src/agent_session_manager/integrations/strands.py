@@ -63,6 +63,8 @@ from ..snapshots.dialects import Format, canonical, check_format, render
 require_extra("strands", "strands")
 
 from strands.session.session_repository import SessionRepository  # noqa: E402
+from strands.storage.search.keyword import KeywordSearchStrategy  # noqa: E402
+from strands.storage.storage import StorageSearchResult  # noqa: E402
 from strands.types.exceptions import SessionException  # noqa: E402
 from strands.types.session import Session as StrandsSession  # noqa: E402
 from strands.types.session import SessionAgent, SessionMessage, SessionType, encode_bytes_values  # noqa: E402
@@ -183,6 +185,10 @@ class ASMStorage:
                     return sorted(keys)
 
         return await self._store.acall(every, query)
+
+    async def search(self, query: str) -> builtins.list[StorageSearchResult]:
+        """Keys ranked by keyword overlap with `query`, as Strands' default `Storage.search` does."""
+        return await KeywordSearchStrategy().search(self, query)
 
 
 def _json_object(data: bytes, key: str, error: type[ValidationError] | type[StorageError]) -> dict[str, Any]:
