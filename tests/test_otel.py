@@ -294,3 +294,15 @@ async def test_cli_export_to_an_unreachable_endpoint_is_one_line(tmp_path: Path)
         assert await store.get_events(session_id) == before
     bad = asm_cli("--database-url", url, "otel", "export", "--endpoint", "ftp://x")
     assert bad.returncode == 1 and "validation_error" in bad.stderr
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("\n## OpenTelemetry: sessions as GenAI traces\n", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"name": "invoke_agent bot"' in done.stdout
+    assert done.stdout.strip().splitlines()[-1].endswith(": 1 run(s), 4 span(s)")

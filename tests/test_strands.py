@@ -236,3 +236,21 @@ def test_typescript_and_python_share_one_bucket(s3_target: S3Target) -> None:
     s3 = {**aws, "AWS_ENDPOINT_URL_S3": s3_target.endpoint, "AWS_DEFAULT_REGION": s3_target.region}
     restored = restore("strands-s3", s3_target.bucket, "from-asm", "interop", env=s3)
     assert restored == {"messages": messages, "state": {}}
+
+
+def readme_examples(section: str) -> list[str]:
+    """The Python code blocks of one README section."""
+    readme = (HERE.parent / "README.md").read_text()
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in body.split("```python\n")[1:]]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_readme_examples_run(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = readme_examples("Strands Agents")[index]
+    done = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ["Remember: my name is Ada.", "['message_sent']"][index]
