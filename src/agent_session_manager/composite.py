@@ -225,6 +225,19 @@ class CompositeSessionStore(AsyncClosing):
     async def get_latest_sequence(self, session_id: str) -> int:
         return await self.sessions.get_latest_sequence(session_id)
 
+    async def delete_events(
+        self,
+        session_id: str,
+        *,
+        ids: Iterable[str] | None = None,
+        after: int | None = None,
+        run_id: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> int:
+        return await self.sessions.delete_events(
+            session_id, ids=ids, after=after, run_id=run_id, expected_sequence=expected_sequence
+        )
+
     def subscribe(
         self,
         session_id: str,

@@ -18,7 +18,14 @@ Semantics decided once for every backend :
   the write; otherwise `ConflictError` (`conflict`, details `expected` / `actual`) and nothing is
   written. A batch whose ids are all stored already returns the stored events whatever the expectation
   (a retry after a lost reply must not fail). The counter never goes down, so no deletion can make an
-  old expectation true again. `flush` saves session, run and events
+  old expectation of an append true again.
+* `delete_events` deletes physically and atomically the events matching all its filters (`ids`, `after`,
+  `run_id`; none: every event) and returns how many it deleted. Numbers are never reused: the counter
+  keeps its value. Its `expected_sequence` is compared with the newest *stored* event's number (0 for
+  none; what `get_events(last=1)` returns), under the same lock as appends, so "pop the newest item" is
+  `last=1` then `delete_events(ids=[e.id], expected_sequence=e.sequence_number)`: of concurrent poppers
+  exactly one deletes it, the others get `conflict`, and an append in between makes the pop a
+  `conflict` too. `flush` saves session, run and events
   atomically.
 * `get_events`: ascending sequence; `after`/`before` exclusive on sequence; `since`/`until` inclusive on
   timestamp; `limit` keeps the oldest matches, `last` the newest (one indexed query read backwards, so
@@ -44,6 +51,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from ..core.clock import ensure_utc
 from ..core.errors import ConflictError, ValidationError
+from ..core.ids import validate_id
 from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 
@@ -83,12 +91,60 @@ def expected_sequence_of(expected: Any, events: Sequence[Any]) -> int | None:
     return int(expected)
 
 
-def sequence_conflict(expected: int, actual: int) -> ConflictError:
-    """The error of an append or deletion whose `expected_sequence` is not the session's counter."""
+def sequence_conflict(
+    expected: int, actual: int, what: str = "the session's last assigned sequence number"
+) -> ConflictError:
+    """The error of an append (or, with `what`, a deletion) whose `expected_sequence` does not hold."""
     return ConflictError(
-        f"expected the session's last sequence number to be {expected}, but it is {actual}",
+        f"expected {what} to be {expected}, but it is {actual}",
         details={"expected": expected, "actual": actual},
     )
+
+
+def newest_conflict(expected: int, actual: int) -> ConflictError:
+    """The error of a deletion whose `expected_sequence` is not the newest stored event's number."""
+    return sequence_conflict(expected, actual, "the newest stored event's sequence number")
+
+
+@dataclass(frozen=True, slots=True)
+class EventDeletion:
+    """The validated arguments of `delete_events`, shared by every backend."""
+
+    session_id: str
+    ids: frozenset[str] | None = None
+    after: int | None = None
+    run_id: str | None = None
+    expected: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        session_id: str,
+        *,
+        ids: Iterable[str] | None = None,
+        after: int | None = None,
+        run_id: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> EventDeletion:
+        if ids is not None and (isinstance(ids, str) or not isinstance(ids, Iterable)):
+            raise ValidationError("ids must be a list of event ids", details={"field": "ids"})
+        return cls(
+            session_id=validate_id(session_id, "session_id"),
+            ids=None if ids is None else frozenset(validate_id(i, "ids") for i in ids),
+            after=None if after is None else check_count(after, "after"),
+            run_id=None if run_id is None else validate_id(run_id, "run_id"),
+            expected=None
+            if expected_sequence is None
+            else check_count(expected_sequence, "expected_sequence"),
+        )
+
+    def matches(self, event: Event) -> bool:
+        """Whether `event` (of this session) is to be deleted."""
+        return (
+            (self.ids is None or event.id in self.ids)
+            and (self.after is None or (event.sequence_number or 0) > self.after)
+            and (self.run_id is None or event.run_id == self.run_id)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +320,21 @@ class SessionStore(Protocol):
         ...
 
     async def get_latest_sequence(self, session_id: str) -> int:
-        """The highest sequence number of the session (0 when it has no events)."""
+        """The session's counter: the highest sequence number ever assigned (0 for none)."""
+        ...
+
+    async def delete_events(
+        self,
+        session_id: str,
+        *,
+        ids: Iterable[str] | None = None,
+        after: int | None = None,
+        run_id: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> int:
+        """Delete the session's events matching every given filter, atomically; how many were deleted.
+        With `expected_sequence`, `conflict` (and nothing deleted) unless the newest stored event has
+        that number (0: none)."""
         ...
 
     def subscribe(

@@ -35,7 +35,15 @@ from ..core.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from .base import EventQuery, LongPollSubscription, Wakeups, expected_sequence_of, sequence_conflict
+from .base import (
+    EventDeletion,
+    EventQuery,
+    LongPollSubscription,
+    Wakeups,
+    expected_sequence_of,
+    newest_conflict,
+    sequence_conflict,
+)
 from .filters import run_statuses, session_statuses
 
 if TYPE_CHECKING:
@@ -231,6 +239,33 @@ class InMemorySessionStore(LongPollSubscription):
     async def get_latest_sequence(self, session_id: str) -> int:
         self._session(session_id)
         return self._counters.get(session_id, 0)
+
+    async def delete_events(
+        self,
+        session_id: str,
+        *,
+        ids: Iterable[str] | None = None,
+        after: int | None = None,
+        run_id: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> int:
+        deletion = EventDeletion.build(
+            session_id, ids=ids, after=after, run_id=run_id, expected_sequence=expected_sequence
+        )
+        self._session(session_id)
+        events = self._events.get(session_id, [])
+        if deletion.expected is not None:
+            newest = events[-1].sequence_number or 0 if events else 0
+            if newest != deletion.expected:
+                raise newest_conflict(deletion.expected, newest)
+        kept = [event for event in events if not deletion.matches(event)]
+        if len(kept) < len(events):
+            for event in events:
+                if deletion.matches(event):
+                    self._event_by_id.pop(event.id, None)
+            self._events[session_id] = kept
+            self._sequences[session_id] = [event.sequence_number or 0 for event in kept]
+        return len(events) - len(kept)
 
     # -- artifact registry ----------------------------------------------------------------------
 

@@ -355,3 +355,103 @@ class PrimitivesContract:
     @staticmethod
     async def _numbers(store: SessionStore, session: Session) -> list[int]:
         return [e.sequence_number or 0 for e in await store.get_events(session.id)]
+
+    # -- deletion without renumbering -----------------------------------------------------------
+
+    async def test_delete_events_by_filters_never_renumbers(self, store: SessionStore) -> None:
+        session, events = await self._mixed_log(store, 12)
+        other, _ = await self._mixed_log(store, 3)
+        run_id = events[0].run_id
+        assert await store.delete_events(session.id, ids=[events[1].id, events[2].id, "evt_unknown"]) == 2
+        assert await store.delete_events(session.id, ids=[events[1].id]) == 0
+        assert await store.delete_events(session.id, ids=[]) == 0
+        assert await store.delete_events(session.id, after=10) == 2
+        assert await store.delete_events(session.id, run_id=run_id, after=3) == 3  # 4, 7 and 10
+        assert await self._numbers(store, session) == [1, 5, 6, 8, 9]
+        assert await store.get_latest_sequence(session.id) == 12
+        appended = await store.append_event(message(session))
+        assert appended.sequence_number == 13
+        with pytest.raises(ConflictError) as stale:
+            await store.append_event(message(session), expected_sequence=9)  # the newest stored is 9...
+        assert stale.value.details == {"expected": 9, "actual": 13}  # ...but the counter never went down
+        assert [e.sequence_number for e in await store.get_events(session.id, last=2)] == [9, 13]
+        assert [e.sequence_number async for e in store.iter_events(session.id, batch_size=2)] == [
+            1,
+            5,
+            6,
+            8,
+            9,
+            13,
+        ]
+        assert await store.delete_events(session.id) == 6
+        assert await store.get_events(session.id) == []
+        assert (await store.append_event(message(session))).sequence_number == 14
+        assert await self._numbers(store, other) == [1, 2, 3]
+        assert await store.delete_events(session.id, ids=[(await store.get_events(other.id))[0].id]) == 0
+        assert await self._numbers(store, other) == [1, 2, 3]
+
+    async def test_delete_events_expectation_is_the_newest_stored_number(self, store: SessionStore) -> None:
+        session, _ = await self._mixed_log(store, 5)
+        with pytest.raises(ConflictError) as info:
+            await store.delete_events(session.id, after=0, expected_sequence=4)
+        assert (info.value.code, info.value.details) == ("conflict", {"expected": 4, "actual": 5})
+        assert await self._numbers(store, session) == [1, 2, 3, 4, 5]
+        for newest in (5, 4, 3, 2, 1):  # pop, pop, pop...: each newest event, expecting its own number
+            [top] = await store.get_events(session.id, last=1)
+            assert top.sequence_number == newest
+            assert await store.delete_events(session.id, ids=[top.id], expected_sequence=newest) == 1
+        assert await store.get_events(session.id, last=1) == []
+        assert await store.delete_events(session.id, expected_sequence=0) == 0
+        assert await store.get_latest_sequence(session.id) == 5
+
+    async def test_concurrent_poppers_each_pop_a_different_item(self, store: SessionStore) -> None:
+        session, events = await self._mixed_log(store, 24)
+
+        async def popper() -> tuple[list[str], int]:
+            popped: list[str] = []
+            conflicts = 0
+            while True:
+                newest = await store.get_events(session.id, last=1)
+                if not newest:
+                    return popped, conflicts
+                await asyncio.sleep(0)
+                try:
+                    deleted = await store.delete_events(
+                        session.id, ids=[newest[0].id], expected_sequence=newest[0].sequence_number
+                    )
+                except ConflictError:
+                    conflicts += 1
+                else:
+                    assert deleted == 1
+                    popped.append(newest[0].id)
+
+        results = await asyncio.gather(*(popper() for _ in range(6)))
+        popped = [event_id for ids, _ in results for event_id in ids]
+        assert sorted(popped) == sorted(e.id for e in events)
+        order = {e.id: e.sequence_number or 0 for e in events}
+        for ids, _ in results:
+            assert [order[i] for i in ids] == sorted((order[i] for i in ids), reverse=True)
+        assert sum(conflicts for _, conflicts in results) > 0
+        assert await store.get_events(session.id) == []
+
+    async def test_bad_deletions_are_refused_before_anything_is_deleted(self, store: SessionStore) -> None:
+        session, events = await self._mixed_log(store, 3)
+        bad: list[dict[str, Any]] = [
+            {"ids": events[0].id},
+            {"ids": ["has space"]},
+            {"ids": [3]},
+            {"after": -1},
+            {"after": 2**64},
+            {"run_id": ""},
+            {"expected_sequence": -1},
+            {"expected_sequence": 2**63},
+            {"expected_sequence": True},
+        ]
+        for arguments in bad:
+            with pytest.raises(ValidationError):
+                await store.delete_events(session.id, **arguments)
+        with pytest.raises(SessionNotFound):
+            await store.delete_events("ses_missing")
+        with pytest.raises(SessionNotFound):
+            await store.delete_events("ses_missing", expected_sequence=0)
+        assert await self._numbers(store, session) == [1, 2, 3]

@@ -42,7 +42,7 @@ from ...core.errors import (
 )
 from ...core.models import Event, Run, Session
 from ...core.urls import redact_url
-from ..base import expected_sequence_of, sequence_conflict
+from ..base import EventDeletion, expected_sequence_of, newest_conflict, sequence_conflict
 from . import migrations
 from . import statements as q
 from .batch import Batch, check_event
@@ -428,6 +428,23 @@ class PostgresSessionStore(SQLSessionStore):
                 )
             return stored
         raise StorageError("append kept conflicting with concurrent appends of the same id")
+
+    async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
+        session_id = deletion.session_id
+
+        async def work(connection: asyncpg.Connection) -> int:
+            async with connection.transaction():
+                # A no-op counter upsert: locks the session (key share) and its counter row as appends do.
+                if not await connection.fetch(RESERVE_MANY, [session_id], [0]):
+                    raise session_missing(session_id)
+                if deletion.expected is not None:
+                    newest = await connection.fetchval(q.NEWEST_SEQUENCE, session_id)
+                    if newest != deletion.expected:
+                        raise newest_conflict(deletion.expected, newest)
+                status: str = await connection.execute(sql, *args)
+                return int(status.rsplit(" ", 1)[-1])
+
+        return await self._use(work)
 
     async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
         session_args = session_params(POSTGRES, session)

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, TypeVar
 from ...core.errors import AlreadyExists, ASMError, MigrationRequired, StorageError, Timeout, ValidationError
 from ...core.models import Event, Run, Session
 from ...core.urls import redact_url
+from ..base import EventDeletion, newest_conflict
 from . import migrations
 from . import statements as q
 from .batch import Batch
@@ -57,6 +58,7 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _EVENTS_BY_IDS = SQLITE.sql(f"{q.EVENT_SELECT} WHERE id IN (SELECT value FROM json_each($1))")
 _RESERVE = SQLITE.sql(q.RESERVE_SEQUENCES)
 _LATEST_SEQUENCE = SQLITE.sql(q.LATEST_SEQUENCE)
+_NEWEST_SEQUENCE = SQLITE.sql(q.NEWEST_SEQUENCE)
 _INSERT_EVENT = SQLITE.sql(q.INSERT_EVENT)
 #: Appends of at most this many events may run on the event loop's thread (see `_in_transaction`).
 _INLINE_EVENTS = 128
@@ -322,6 +324,19 @@ class SQLiteSessionStore(SQLSessionStore):
     async def _append(self, batch: Batch) -> list[Event]:
         small = len(batch.unique) <= _INLINE_EVENTS
         return await self._in_transaction(lambda c: _append_batch(c, batch), small=small)
+
+    async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
+        def work(connection: sqlite3.Connection) -> int:
+            if connection.execute(_RESERVE, (deletion.session_id, 0)).fetchone() is None:
+                raise session_missing(deletion.session_id)
+            if deletion.expected is not None:
+                newest = connection.execute(_NEWEST_SEQUENCE, (deletion.session_id,)).fetchone()[0]
+                if newest != deletion.expected:
+                    raise newest_conflict(deletion.expected, newest)
+            return connection.execute(sql, args).rowcount
+
+        small = deletion.ids is not None and len(deletion.ids) <= _INLINE_EVENTS
+        return await self._in_transaction(work, small=small)
 
     async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
         session_args = session_params(SQLITE, session)

@@ -165,4 +165,8 @@ RESERVE_SEQUENCES = (
     "RETURNING last_sequence"
 )
 
+#: The number of the newest stored event of session `$1` (0 for none): what a deletion's expectation is
+#: compared with. Reads the `(session_id, sequence_number)` index backwards.
+NEWEST_SEQUENCE = "SELECT coalesce(max(sequence_number), 0) FROM asm_events WHERE session_id = $1"
+
 INSERT_EVENT = f"INSERT INTO asm_events ({column_list(EVENT_COLUMNS)}) VALUES ({_params(EVENT_CASTS)})"

@@ -41,7 +41,7 @@ from ...core.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
-from ..base import EventQuery, LongPollSubscription, Wakeups
+from ..base import EventDeletion, EventQuery, LongPollSubscription, Wakeups
 from ..filters import run_statuses, session_statuses
 from . import statements as q
 from .batch import Batch
@@ -173,6 +173,12 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
     @abc.abstractmethod
     async def _append(self, batch: Batch) -> list[Event]:
         """Write `batch` atomically (see `batch.py`) and return the stored events in input order."""
+
+    @abc.abstractmethod
+    async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
+        """In one transaction holding the session's counter row (as appends do): `session_missing` if the
+        session is gone, `newest_conflict` if `deletion.expected` is not `NEWEST_SEQUENCE`, else run the
+        DELETE `sql` (driver SQL) and return how many rows it deleted."""
 
     @abc.abstractmethod
     async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
@@ -387,6 +393,28 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         if query.last is not None:
             events.reverse()
         return events
+
+    async def delete_events(
+        self,
+        session_id: str,
+        *,
+        ids: Iterable[str] | None = None,
+        after: int | None = None,
+        run_id: str | None = None,
+        expected_sequence: int | None = None,
+    ) -> int:
+        deletion = EventDeletion.build(
+            session_id, ids=ids, after=after, run_id=run_id, expected_sequence=expected_sequence
+        )
+        sql = self.dialect.text()
+        sql.where(f"session_id = {sql.param(deletion.session_id)}")
+        if deletion.ids is not None:
+            sql.where(sql.one_of("id", sorted(deletion.ids)))
+        if deletion.after is not None:
+            sql.where(f"sequence_number > {sql.param(deletion.after)}")
+        if deletion.run_id is not None:
+            sql.where(f"run_id = {sql.param(deletion.run_id)}")
+        return await self._delete_events(deletion, self._q(sql.sql("DELETE FROM asm_events")), sql.args)
 
     async def get_latest_sequence(self, session_id: str) -> int:
         row = await self._one(q.LATEST_SEQUENCE, session_id)
