@@ -1,4 +1,5 @@
-"""The README's examples of the core primitives run as written (each block is a whole script)."""
+"""The README's examples of the core primitives and of the framework integrations run as written (each
+block is a whole script; the framework examples run offline, in a fresh directory)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "### Primitives for agent frameworks"
+#: Sections with one runnable example each, ending at the next `## ` heading.
+FRAMEWORKS = ("## Pydantic AI",)
 
 
-def _blocks() -> list[str]:
+def _blocks(heading: str = SECTION, end: str = "\n### ") -> list[str]:
     text = README.read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.index("\n### ", start + len(SECTION))
-    return re.findall(r"```python\n(.*?)```", text[start:end], flags=re.DOTALL)
+    start = text.index(heading)
+    stop = text.index(end, start + len(heading))
+    return re.findall(r"```python\n(.*?)```", text[start:stop], flags=re.DOTALL)
 
 
 def test_the_section_has_examples() -> None:
@@ -25,3 +28,11 @@ def test_the_section_has_examples() -> None:
 @pytest.mark.parametrize("index", range(len(_blocks())))
 def test_primitive_example_runs(index: int) -> None:
     exec(compile(_blocks()[index], f"README.md[{SECTION} #{index}]", "exec"), {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize("heading", FRAMEWORKS)
+def test_framework_example_runs(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (block,) = _blocks(heading, "\n## ")
+    exec(compile(block, f"README.md[{heading}]", "exec"), {"__name__": "__main__"})
+    assert (tmp_path / ".asm" / "asm.db").exists()
