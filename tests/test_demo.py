@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -60,6 +61,23 @@ def _tail_until_completed(argv: list[str], cwd: Path) -> str:
     return seen.decode()
 
 
+def _ui_page(argv: list[str], cwd: Path, path: str) -> str:
+    """Start the suggested `asm ui` as printed (on a free port rather than 8765, which another program
+    may hold), fetch one page from the address it prints, and stop it by its PID."""
+    server = subprocess.Popen(
+        [*argv, "--port", "0"], cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 30)
+        assert ready, "asm ui printed no address"
+        address = server.stdout.readline().decode().split()[3]
+        return httpx.get(address + path, timeout=10).raise_for_status().text
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
 @pytest.mark.parametrize("backend", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_demo_and_every_command_it_suggests(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -83,7 +101,7 @@ def test_demo_and_every_command_it_suggests(
     assert (tmp_path / workspace_file).read_bytes() == REPLY
 
     commands = _suggested(out)
-    assert len(commands) == 12
+    assert len(commands) == 13
     expected: dict[str, str | None] = {
         "sessions list": session_id,
         "sessions show": "0.003876",
@@ -106,6 +124,10 @@ def test_demo_and_every_command_it_suggests(
         )
         if name == "events tail":
             assert "session_completed" in _tail_until_completed(argv, tmp_path)
+            continue
+        if name == "ui":
+            assert argv == commands[-1], "the demo ends by suggesting asm ui"
+            assert session_id in _ui_page(argv, tmp_path, f"sessions/{session_id}")
             continue
         status, stdout, stderr = _in(tmp_path, argv[1:])
         assert status == 0, f"{shlex.join(argv)}: {stderr}"

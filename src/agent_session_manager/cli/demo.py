@@ -90,6 +90,7 @@ def demo(
             (f"snapshots show {scope}", ""),
             (f"export {sid} --output {sid}.jsonl", ""),
             ("doctor", ""),
+            ("ui", "# browse it in a web browser, live (extra [ui]); Ctrl-C stops it"),
         ):
             say(f"  {asm} {command}" + (f"   {comment}" if comment else ""))
 
