@@ -135,6 +135,7 @@ def _environment() -> Environment:
         loader=PackageLoader("agent_session_manager.ui", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -198,8 +199,10 @@ class _UI:
         )
         return HTMLResponse(body, status_code=status_code)
 
-    def fragment(self, template: str, **values: Any) -> str:
-        return self.templates.get_template(template).render(csrf=self.csrf.token, **values)
+    def macro(self, template: str, name: str, value: Any) -> str:
+        """One row or event as its page shows it (the live streams send these fragments)."""
+        module = self.templates.get_template(template).module
+        return str(getattr(module, name)(value))
 
     async def store_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ASMError)
@@ -252,7 +255,7 @@ class _UI:
                 for session in await data.sessions_since(self.store, newest):
                     row = await data.session_row(self.store, session)
                     newest = max(newest, session.created_at)
-                    html = self.fragment("_session_row.html", row=row)
+                    html = self.macro("_session_row.html", "session_row", row)
                     yield _sse("session", {"id": session.id, "html": html})
                 await asyncio.sleep(LIST_POLL_SECONDS)
 
@@ -313,7 +316,7 @@ class _UI:
                 session_id, after=after, run_id=query.run_id, types=query.types or None
             )
             async for event in subscription:
-                html = self.fragment("_event.html", card=render.card(event))
+                html = self.macro("_event.html", "event_card", render.card(event))
                 payload = {"sequence": event.sequence_number, "html": html}
                 yield f"id: {event.sequence_number}\n" + _sse("event", payload)
 
