@@ -9,6 +9,7 @@ The tests save the README's screenshots to `docs/screenshots/`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import select
 import subprocess
@@ -483,6 +484,23 @@ def test_artifacts_preview_download_and_checksum(stores: Stores, server: Server,
     page.goto(f"{server.url}artifacts?prefix=demo/{stores.demo_id}/")
     assert page.locator("#artifacts tbody tr").count() == 2
     assert "79a58a0e" in page.locator("#artifacts").inner_text()  # SHA-256 of the reply
+
+
+def test_the_session_workspace_lists_previews_and_downloads_its_files(
+    stores: Stores, server: Server, page
+) -> None:
+    page.goto(f"{server.url}sessions/{stores.demo_id}")
+    page.click("#workspace-link")
+    row = page.locator("#workspace-files tbody tr")
+    assert row.count() == 1
+    assert hashlib.sha256(REPLY).hexdigest() in row.inner_text() and "text/markdown" in row.inner_text()
+    row.locator("a", has_text="replies/refund-INV-301.md").click()
+    assert page.locator("#preview").inner_text() == REPLY.decode()
+    with page.expect_download() as download:
+        page.click("#download")
+    assert Path(download.value.path()).read_bytes() == REPLY
+    missing = httpx.get(f"{server.url}sessions/{stores.demo_id}/workspace/view/nothing/here.txt")
+    assert missing.status_code == 404
 
 
 def test_snapshot_history_and_diff(stores: Stores, server: Server, page) -> None:

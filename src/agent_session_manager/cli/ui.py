@@ -13,6 +13,7 @@ import typer
 
 from ..core.errors import DependencyNotAvailable
 from .common import run, say, settings
+from .demo import DEFAULT_WORKSPACES_DIR
 
 
 def ui(
@@ -27,6 +28,15 @@ def ui(
             envvar="ASM_UI_TOKEN",
             show_envvar=True,
             help="Required on every request (open the printed address with ?token=...).",
+        ),
+    ] = None,
+    workspaces_url: Annotated[
+        str | None,
+        typer.Option(
+            "--workspaces-url",
+            envvar="ASM_WORKSPACES_URL",
+            show_envvar=True,
+            help="Where the sessions' workspaces are (default: ./.asm/workspaces, as for asm demo).",
         ),
     ] = None,
     allow_writes: Annotated[
@@ -50,6 +60,7 @@ def ui(
         database_url=chosen.database_url,
         artifacts_url=chosen.artifacts_url,
         snapshots_url=chosen.snapshots_url,
+        workspaces_url=workspaces_url or DEFAULT_WORKSPACES_DIR.resolve().as_uri(),
         token=token,
         allow_writes=allow_writes,
     )

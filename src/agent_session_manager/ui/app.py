@@ -34,14 +34,16 @@ from ..cli.maintenance import REPORT_ROWS, policy_for
 from ..composite import CompositeSessionStore, open_composite_store
 from ..core.clock import utc_now
 from ..core.errors import ASMError, NotFound, ValidationError
+from ..core.files import compute_checksum, guess_content_type
 from ..core.models import EventType, SessionStatus, event_type
 from ..core.urls import redact_url
 from ..core.usage import total_tokens
 from ..maintenance import maintenance_api
-from ..open import open_snapshot_storage
+from ..open import open_snapshot_storage, open_workspace_storage
 from ..query import SessionOrder
 from ..query.summary import model_of
 from ..snapshots import SnapshotLocation, SnapshotStorage
+from ..workspaces.base import WorkspaceStorage
 from . import charts, data, render
 from .security import AccessGuard, Csrf
 
@@ -66,6 +68,8 @@ class UIConfig:
         database_url: the session store (any `open_store` URL).
         artifacts_url: the artifact store (any `open_artifact_store` URL).
         snapshots_url: the snapshot storage (any `open_snapshot_storage` URL).
+        workspaces_url: where the sessions' workspaces are (any `open_workspace_storage` URL); None: the
+            UI shows no workspaces.
         token: required on every request when set (see `ui.security`); None on loopback only.
         allow_writes: enable the destructive actions (delete a session, run retention).
     """
@@ -73,6 +77,7 @@ class UIConfig:
     database_url: str
     artifacts_url: str
     snapshots_url: str
+    workspaces_url: str | None = None
     token: str | None = None
     allow_writes: bool = False
 
@@ -113,6 +118,9 @@ def create_app(config: UIConfig, stores: Stores | None = None) -> Starlette:
         Route("/sessions/{session_id}/live", ui.session_live),
         Route("/sessions/{session_id}/delete", ui.delete_session, methods=["GET", "POST"]),
         Route("/sessions/{session_id}/snapshots", ui.snapshots),
+        Route("/sessions/{session_id}/workspace", ui.workspace),
+        Route("/sessions/{session_id}/workspace/view/{path:path}", ui.workspace_file),
+        Route("/sessions/{session_id}/workspace/raw/{path:path}", ui.workspace_raw),
         Route("/artifacts", ui.artifacts),
         Route("/artifacts/view/{key:path}", ui.artifact),
         Route("/artifacts/raw/{key:path}", ui.artifact_raw),
@@ -194,6 +202,7 @@ class _UI:
                 "sessions": redact_url(self.config.database_url),
                 "artifacts": redact_url(self.config.artifacts_url),
                 "snapshots": redact_url(self.config.snapshots_url),
+                "workspaces": redact_url(self.config.workspaces_url or "-"),
             },
             **values,
         )
@@ -391,6 +400,55 @@ class _UI:
             raise NotFound(f"snapshot {snapshot_id!r} not found", details={"snapshot_id": snapshot_id})
         return found
 
+    # -- workspaces --------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _workspace(self, request: Request) -> AsyncIterator[WorkspaceStorage]:
+        """The session's workspace, opened as `init` opens it (kept: closing it deletes nothing)."""
+        if self.config.workspaces_url is None:
+            raise HTTPException(404, "no workspaces: start asm ui with --workspaces-url")
+        session = await self.store.get_session(request.path_params["session_id"])
+        async with await open_workspace_storage(self.config.workspaces_url, session.id, keep=True) as ws:
+            yield ws
+
+    async def workspace(self, request: Request) -> Response:
+        async with self._workspace(request) as ws:
+            files = sorted(await ws.list(), key=lambda ref: ref.path)
+        return self.page(request, "workspace.html", session_id=request.path_params["session_id"], files=files)
+
+    async def workspace_file(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        async with self._workspace(request) as ws:
+            content = await ws.read(path)
+        kind = guess_content_type(path)
+        preview, truncated = (None, False)
+        if not _is_image(kind) and _is_text(kind):
+            preview, truncated = _preview_text(content, kind, len(content))
+        return self.page(
+            request,
+            "workspace_file.html",
+            session_id=request.path_params["session_id"],
+            file_path=path,
+            content_type=kind,
+            size=len(content),
+            checksum=compute_checksum(content),
+            preview=preview,
+            truncated=truncated,
+            image=_is_image(kind),
+        )
+
+    async def workspace_raw(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        async with self._workspace(request) as ws:
+            content = await ws.read(path)
+        kind = guess_content_type(path)
+        inline = request.query_params.get("inline") == "1" and _is_image(kind)
+        return Response(
+            content,
+            media_type=kind if inline else "application/octet-stream",
+            headers={"content-disposition": _disposition(path, inline)},
+        )
+
     # -- artifacts ---------------------------------------------------------------------------------
 
     async def artifacts(self, request: Request) -> Response:
@@ -430,14 +488,7 @@ class _UI:
                 head += chunk
                 if len(head) >= PREVIEW_BYTES:
                     break
-        truncated = info.size > PREVIEW_BYTES
-        head = head[:PREVIEW_BYTES]
-        if "json" in info.content_type and not truncated:
-            try:
-                return render.pretty_json(orjson.loads(head)), False
-            except orjson.JSONDecodeError:
-                pass
-        return head.decode("utf-8", errors="replace"), truncated
+        return _preview_text(head, info.content_type, info.size)
 
     async def artifact_raw(self, request: Request) -> Response:
         """The artifact's bytes, verified as they stream: a download, or inline for safe image types."""
@@ -445,9 +496,8 @@ class _UI:
         reader = await self.store.open_read(key)
         info = reader.info
         inline = request.query_params.get("inline") == "1" and _inline_image(info)
-        name = quote(PurePosixPath(key).name)
         headers = {
-            "content-disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{name}",
+            "content-disposition": _disposition(key, inline),
             "content-length": str(info.size),
             "x-asm-sha256": info.sha256,
         }
@@ -603,7 +653,29 @@ async def _or_none(call: Awaitable[Any]) -> Any:
 
 
 def _inline_image(info: ArtifactInfo) -> bool:
-    return info.content_type.split(";")[0].strip().lower() in INLINE_IMAGES
+    return _is_image(info.content_type)
+
+
+def _disposition(path: str, inline: bool) -> str:
+    """`Content-Disposition` for a file at `path`: inline (safe images only) or a download."""
+    return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(PurePosixPath(path).name)}"
+
+
+def _is_image(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in INLINE_IMAGES
+
+
+def _preview_text(head: bytes, content_type: str, size: int) -> tuple[str, bool]:
+    """The first `PREVIEW_BYTES` of a file of `size` bytes as text (JSON pretty-printed when it is whole
+    and parses), and whether it was cut."""
+    truncated = size > PREVIEW_BYTES
+    head = head[:PREVIEW_BYTES]
+    if "json" in content_type and not truncated:
+        try:
+            return render.pretty_json(orjson.loads(head)), False
+        except orjson.JSONDecodeError:
+            pass
+    return head.decode("utf-8", errors="replace"), truncated
 
 
 def _is_text(content_type: str) -> bool:
