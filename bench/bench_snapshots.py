@@ -20,7 +20,7 @@ from typing import Any
 import obstore
 import orjson
 
-from agent_session_manager.core.s3 import parse_s3_url, s3_store
+from agent_session_manager._s3 import parse_s3_url, s3_store
 from agent_session_manager.snapshots import Snapshot, SnapshotLocation, new_snapshot_id
 from agent_session_manager.snapshots.s3 import S3SnapshotStorage
 from agent_session_manager.testing.services import SeaweedFS

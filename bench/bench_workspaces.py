@@ -28,7 +28,7 @@ from typing import Any
 
 import obstore
 
-from agent_session_manager.core.s3 import parse_s3_url, s3_store
+from agent_session_manager._s3 import parse_s3_url, s3_store
 from agent_session_manager.testing.services import SeaweedFS
 from agent_session_manager.workspaces.s3 import S3WorkspaceStorage
 

@@ -10,7 +10,7 @@ import obstore
 import pytest
 
 import agent_session_manager as asm
-from agent_session_manager.core.s3 import parse_s3_url, s3_store
+from agent_session_manager._s3 import parse_s3_url, s3_store
 from agent_session_manager.snapshots import Snapshot, SnapshotLocation, SnapshotStorage, new_snapshot_id
 from agent_session_manager.snapshots.s3 import S3SnapshotStorage
 from agent_session_manager.testing import SnapshotStorageContract

@@ -12,8 +12,8 @@ import obstore
 import pytest
 
 import agent_session_manager as asm
+from agent_session_manager._s3 import parse_s3_url, s3_store
 from agent_session_manager.core.errors import ChecksumMismatch, StorageError, ValidationError
-from agent_session_manager.core.s3 import parse_s3_url, s3_store
 from agent_session_manager.testing import WorkspaceStorageContract
 from agent_session_manager.testing.services import S3Target
 from agent_session_manager.testing.workspaces import Recorder, sha

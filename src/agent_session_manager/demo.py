@@ -134,17 +134,3 @@ async def record_full_demo(
 
 def _reply_text(events: list[Event]) -> str:
     return next(str(e.data.get("content", "")) for e in events if e.type == "message_received")
-
-
-def summarize(event: Event) -> str:
-    """One short line for the timeline: the most telling field of the event's data."""
-    data = event.data
-    for key in ("content", "tool_name", "stop_reason", "model", "agent_id"):
-        if key in data:
-            text = str(data[key])
-            if key == "tool_name" and "tool_output" in data:
-                text += f" -> {data['tool_output']}"
-            return text if len(text) <= 70 else text[:67] + "..."
-    if "input_tokens" in data:
-        return f"in={data['input_tokens']} out={data['output_tokens']}"
-    return ", ".join(f"{k}={v}" for k, v in data.items())

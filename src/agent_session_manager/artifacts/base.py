@@ -41,6 +41,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
+from ..core.digest import sha256_hex
 from ..core.errors import AlreadyExists, ChecksumMismatch, ValidationError
 from ..core.json import JSONObject, checked_object, dumps
 from ..core.keys import validate_key_prefix
@@ -63,7 +64,6 @@ Data = BytesLike | list[BytesLike] | tuple[BytesLike, ...]
 Chunks = AsyncIterable[BytesLike] | Iterable[BytesLike]
 
 _CONTENT_TYPE = re.compile(r"[!-~][ -~]{0,254}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _hashers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asm-sha256")
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -235,10 +235,6 @@ def check_metadata(value: object) -> JSONObject:
 # -- integrity -------------------------------------------------------------------------------------
 
 
-def sha256_hex(data: BytesLike) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def hash_in_background(data: BytesLike) -> Future[str]:
     """SHA-256 of `data` computed on a worker thread (hashlib releases the GIL), as a future."""
     return _hashers.submit(sha256_hex, data)
@@ -249,10 +245,6 @@ async def sha256_of(data: memoryview) -> str:
     if len(data) < OFF_LOOP_HASH_BYTES:
         return sha256_hex(data)
     return await asyncio.wrap_future(hash_in_background(data))
-
-
-def is_sha256(value: object) -> bool:
-    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def mismatch(where: str, key: str, reason: str) -> ChecksumMismatch:

@@ -40,6 +40,7 @@ from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ..core.clock import utc_now
+from ..core.digest import is_sha256, sha256_hex
 from ..core.errors import ASMError, NotFound, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import validate_key
@@ -62,12 +63,10 @@ from .base import (
     drain,
     finish_in_thread,
     hash_in_background,
-    is_sha256,
     list_page,
     list_position,
     mismatch,
     segment_order,
-    sha256_hex,
 )
 
 MAGIC = b"ASMART1\n"

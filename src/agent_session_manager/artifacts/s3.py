@@ -5,7 +5,7 @@ through `obstore`.
 e.g. (`prefix="asm/artifacts/"`, key `patch-abc123` -> `asm/artifacts/patch-abc123`), and at
 most 1024 bytes as S3 requires. Credentials come from options (`access_key_id`, `secret_access_key`,
 `session_token`), the URL's query, or the standard AWS variables; they never appear in messages
-(`core.s3`). Opening the store lists one key under the prefix, so wrong credentials, a missing bucket or
+(`_s3`). Opening the store lists one key under the prefix, so wrong credentials, a missing bucket or
 an unreachable endpoint fail at once (`verify=false` skips that).
 
 Each object carries its content type as `Content-Type` and our record as user metadata:
@@ -43,12 +43,13 @@ from typing import IO, Any, Literal
 
 import obstore
 
+from .._s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
 from ..core.clock import utc_now
+from ..core.digest import is_sha256, sha256_hex
 from ..core.errors import ASMError, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import MAX_KEY_BYTES, validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
-from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
 from .base import (
     CHUNK_BYTES,
     DEFAULT_CONTENT_TYPE,
@@ -65,11 +66,9 @@ from .base import (
     coerce_int,
     drain,
     finish_in_thread,
-    is_sha256,
     list_page,
     list_position,
     mismatch,
-    sha256_hex,
     sha256_of,
     verified_bytes,
 )

@@ -18,8 +18,8 @@ import typer
 
 from ..artifacts.base import ArtifactInfo, ArtifactStore
 from ..core.errors import NotFound
-from ..core.files import guess_content_type
 from ..core.keys import validate_key
+from ..workspaces.files import guess_content_type
 from .common import (
     AsJson,
     Output,

@@ -26,7 +26,6 @@ from ..core.errors import StorageError, ValidationError
 from ..core.models import Event, Run, Session
 from ..core.urls import redact_url
 from ..core.usage import INPUT, OUTPUT, TOTAL, token_counts
-from ..demo import summarize
 from ..open import (
     DEFAULT_SNAPSHOTS_URL,
     default_artifacts_url,
@@ -347,3 +346,17 @@ def runs_table(runs: list[Run]) -> Table:
             when(r.ended_at),
         )
     return table
+
+
+def summarize(event: Event) -> str:
+    """One short line for the timeline: the most telling field of the event's data."""
+    data = event.data
+    for key in ("content", "tool_name", "stop_reason", "model", "agent_id"):
+        if key in data:
+            text = str(data[key])
+            if key == "tool_name" and "tool_output" in data:
+                text += f" -> {data['tool_output']}"
+            return text if len(text) <= 70 else text[:67] + "..."
+    if "input_tokens" in data:
+        return f"in={data['input_tokens']} out={data['output_tokens']}"
+    return ", ".join(f"{k}={v}" for k, v in data.items())

@@ -12,7 +12,6 @@ never a record that points at nothing.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -23,6 +22,7 @@ from datetime import datetime, timedelta
 from ..artifacts.base import ArtifactStore
 from ..artifacts.registry import ArtifactRegistry
 from ..core.clock import ensure_utc, utc_now
+from ..core.digest import sha256_hex
 from ..core.errors import ASMError, NotFound, ValidationError
 from ..core.models import TERMINAL_SESSION_STATUSES, ArtifactRecord, Event, EventType, SessionStatus
 from ..core.pagination import MAX_PAGE_SIZE
@@ -526,7 +526,7 @@ class BatchedMaintenance(ABC):
             first, last = group[0].sequence_number or 0, group[-1].sequence_number or 0
             # The first event's id tells batches apart whose numbers repeat (a session imported again is
             # renumbered from 1): a later batch never overwrites an earlier one; a rerun writes the same key.
-            tag = hashlib.sha256(group[0].id.encode()).hexdigest()[:12]
+            tag = sha256_hex(group[0].id.encode())[:12]
             key = f"{policy.archive_prefix}/{session_id}/{first:012d}-{last:012d}-{tag}.jsonl"
             data = b"".join(event_line(event) for event in group)
             info = await archive.put(key, data, content_type=ARCHIVE_CONTENT_TYPE)

@@ -10,7 +10,6 @@ smuggle a wrong type, or an integer beyond 64 bits, into a query.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ..core.digest import sha256_hex
 from ..core.errors import InvalidCursor
 from ..core.pagination import Page, decode_cursor, encode_cursor
 from ..core.usage import total_tokens
@@ -39,7 +39,7 @@ class Keyset:
     descending: bool
 
     def scope(self, filters: Mapping[str, Any]) -> str:
-        digest = hashlib.sha256(orjson.dumps(dict(filters), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        digest = sha256_hex(orjson.dumps(dict(filters), option=orjson.OPT_SORT_KEYS))
         return f"query.{self.resource}:{self.order}:{digest[:24]}"
 
     def encode(self, key: SortKey, filters: Mapping[str, Any]) -> str:

@@ -16,8 +16,8 @@ from typing import Any, Self
 
 import obstore
 
+from .._s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
 from ..core.errors import AlreadyExists, NotFound, ValidationError
-from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
 from .dialects import Format
 from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
 
@@ -36,7 +36,7 @@ class S3SnapshotStorage(KeyedSnapshotStorage):
 
     @classmethod
     async def from_url(cls, url: str, **options: Any) -> Self:
-        """`s3://bucket/prefix?endpoint=...&region=...`; options as in `core.s3` (credentials,
+        """`s3://bucket/prefix?endpoint=...&region=...`; options as in `_s3` (credentials,
         `endpoint`, `region`, `prefix`, timeouts) plus `format` and `namespace`. Credentials default
         to the AWS variables."""
         unknown = sorted(set(options) - S3_SETTINGS - {"prefix"} - DIALECT_OPTIONS)

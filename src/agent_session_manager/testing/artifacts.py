@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import array
 import asyncio
-import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -32,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..artifacts.base import ArtifactStore, segment_order
+from ..core.digest import sha256_hex as sha
 from ..core.errors import (
     AlreadyExists,
     ChecksumMismatch,
@@ -82,10 +82,6 @@ BIG = 12 * 1024 * 1024
 def listing_ordered(keys: list[str]) -> bool:
     """Whether `keys` is in one of the two allowed listing orders (by segments, or by UTF-8 bytes)."""
     return keys in (sorted(keys, key=segment_order), sorted(keys, key=lambda k: k.encode()))
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 async def all_keys(store: ArtifactStore, prefix: str = "", limit: int = 1000) -> list[str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -30,9 +29,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from ..core.digest import sha256_hex as sha
 from ..core.errors import ASMError, NotFound, ValidationError
-from ..core.files import FileRef, generate_session_id
 from ..workspaces.base import FileEvent, WorkspaceStorage
+from ..workspaces.files import FileRef, generate_session_id
 
 #: Paths that must be refused before any I/O.
 BAD_PATHS = [
@@ -83,10 +83,6 @@ class Recorder:
         taken = [(event, path) for event, path, _, _ in self.calls]
         self.calls.clear()
         return taken
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class WorkspaceStorageContract:

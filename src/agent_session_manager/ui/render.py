@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from ..cli.common import summarize
 from ..core.models import Event
-from ..demo import summarize
 
 #: Event types shown as errors (red).
 ERROR_TYPES = frozenset(

@@ -5,14 +5,14 @@
 (`base.py`); the backends are `local.py`, `s3.py` and `tigris.py`.
 """
 
-from ..core.files import (
+from .base import FileCallback, FileEvent, WorkspaceStorage
+from .files import (
     FileRef,
     build_file_ref,
     compute_checksum,
     generate_session_id,
     guess_content_type,
 )
-from .base import FileCallback, FileEvent, WorkspaceStorage
 
 __all__ = [
     "FileCallback",

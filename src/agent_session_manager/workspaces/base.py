@@ -35,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
-from ..core.files import FileRef
+from .files import FileRef
 
 __all__ = [
     "CallbackErrorHandler",

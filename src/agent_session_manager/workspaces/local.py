@@ -29,12 +29,12 @@ from typing import Any, Self
 import orjson
 
 from ..core.errors import ASMError, StorageConnectionFailed, StorageError, ValidationError
-from ..core.files import FileRef, generate_session_id, guess_content_type
 from ..core.ids import validate_id
 from ..core.keys import validate_key
 from ..core.urls import file_url_path
 from . import fs
 from .base import FileCallbacks, FileEvent, FileRefs
+from .files import FileRef, generate_session_id, guess_content_type
 
 log = logging.getLogger("agent_session_manager.workspaces")
 

@@ -45,12 +45,13 @@ from typing import Any, Self, TypeVar
 
 import obstore
 
+from .._s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
+from ..core.digest import sha256_hex
 from ..core.errors import ASMError, ChecksumMismatch, NotFound, StorageError, ValidationError
-from ..core.files import FileRef, generate_session_id, guess_content_type
 from ..core.keys import validate_key
-from ..core.s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3_exists, s3_store
 from . import fs
 from .base import FileCallbacks, FileEvent, FileRefs
+from .files import FileRef, generate_session_id, guess_content_type
 from .local import (
     Changes,
     Entry,
@@ -133,7 +134,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
         or in `bucket` under `prefix` (Conjure's options; default prefix `sessions/`, while `prefix=`
         with a URL replaces the URL's path). Remaining options:
         the `on_file_*` callbacks, and `endpoint`, `region`, `access_key_id`, `secret_access_key`,
-        `session_token`, timeouts (see `core.s3`); credentials default to the AWS variables."""
+        `session_token`, timeouts (see `_s3`); credentials default to the AWS variables."""
         callbacks = FileCallbacks.pop_from(options)
         if url is None:
             if not bucket:
@@ -351,7 +352,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
         if size <= WHOLE_FILE_LIMIT:
             data = await self._fs("read", path, fs.read_file, self._directory, path)
             if len(data) <= WHOLE_FILE_LIMIT:
-                checksum = hashlib.sha256(data).hexdigest()
+                checksum = sha256_hex(data)
                 return Entry(checksum, len(data), await self._put(path, data, checksum))
         for _ in range(3):
             fd_context = fs.open_file(self._directory, path)
@@ -386,7 +387,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
         try:
             result = await obstore.get_async(self._store, key)
             recorded = result.attributes.get(SHA256_METADATA)
-            checksum = recorded or hashlib.sha256(await result.bytes_async()).hexdigest()
+            checksum = recorded or sha256_hex(memoryview(await result.bytes_async()))
         except Exception as exc:
             raise self._error(exc, key) from exc
         return str(checksum), str(result.meta["e_tag"])
@@ -553,7 +554,7 @@ async def _read_chunks(fd: int, digest: Any) -> AsyncIterator[bytes]:
 
 
 def _verified(data: bytes, expected: str | None, key: str) -> str:
-    checksum = hashlib.sha256(data).hexdigest()
+    checksum = sha256_hex(data)
     _verified_digest(checksum, expected, key)
     return checksum
 

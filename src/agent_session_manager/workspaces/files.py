@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import posixpath
 import secrets
@@ -20,9 +19,10 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .clock import utc_now
-from .keys import validate_key
-from .models import Record, utc_validator
+from ..core.clock import utc_now
+from ..core.digest import sha256_hex
+from ..core.keys import validate_key
+from ..core.models import Record, utc_validator
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -89,8 +89,8 @@ def generate_session_id() -> str:
 
 
 def compute_checksum(data: bytes | bytearray | memoryview) -> str:
-    """SHA-256 of `data` as 64 lowercase hex digits."""
-    return hashlib.sha256(data).hexdigest()
+    """SHA-256 of `data` as 64 lowercase hex digits (Conjure's name for `core.digest.sha256_hex`)."""
+    return sha256_hex(data)
 
 
 def guess_content_type(path: str) -> str:

@@ -1,5 +1,6 @@
-"""S3 connections shared by artifacts, workspaces and snapshots: one way to build an obstore `S3Store`
-from a URL and options, and one mapping of obstore failures to our errors.
+"""S3 connections shared by the S3 backends of artifacts, workspaces and snapshots (private to them):
+one way to build an obstore `S3Store` from a URL and options, and one mapping of obstore failures to
+our errors.
 
 `s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1`: the bucket is the host, the path
 is the prefix. Credentials come from options (`access_key_id`, `secret_access_key`, `session_token`),
@@ -15,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import (
+from .core.errors import (
     AlreadyExists,
     ASMError,
     DependencyNotAvailable,
@@ -24,7 +25,7 @@ from .errors import (
     StorageError,
     ValidationError,
 )
-from .keys import validate_prefix
+from .core.keys import validate_prefix
 
 _CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token")
 _PASSTHROUGH_KEYS = ("endpoint", "region", "virtual_hosted_style_request", "conditional_put")
