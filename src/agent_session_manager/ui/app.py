@@ -34,7 +34,6 @@ from ..cli.maintenance import REPORT_ROWS, policy_for
 from ..composite import CompositeSessionStore, open_composite_store
 from ..core.clock import utc_now
 from ..core.errors import ASMError, NotFound, ValidationError
-from ..core.files import compute_checksum, guess_content_type
 from ..core.models import EventType, SessionStatus, event_type
 from ..core.urls import redact_url
 from ..core.usage import total_tokens
@@ -44,6 +43,7 @@ from ..query import SessionOrder
 from ..query.summary import model_of
 from ..snapshots import SnapshotLocation, SnapshotStorage
 from ..workspaces.base import WorkspaceStorage
+from ..workspaces.files import compute_checksum, guess_content_type
 from . import charts, data, render
 from .security import AccessGuard, Csrf
 
