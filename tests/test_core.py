@@ -233,3 +233,17 @@ async def test_unknown_scheme_lists_the_supported_ones() -> None:
     message = str(info.value)
     assert "memory://" in message and "sqlite://" in message and "postgresql://" in message
     assert "pw" not in message
+
+
+async def test_every_backend_refuses_unknown_options_the_same_way(tmp_path: Path) -> None:
+    openers = [
+        lambda: asm.open_store(f"sqlite:///{tmp_path / 'a.db'}?bogus=1"),
+        lambda: asm.open_artifact_store(f"file://{tmp_path / 'blobs'}?bogus=1"),
+        lambda: asm.open_snapshot_storage(f"file://{tmp_path / 'snaps'}", bogus=1),
+        lambda: asm.open_workspace_storage(f"file://{tmp_path / 'ws'}", bogus=1),
+    ]
+    refused = r"unknown .* option\(s\) \['bogus'\]; known: "
+    for opener in openers:
+        with pytest.raises(asm.ValidationError, match=refused) as caught:
+            await opener()
+        assert caught.value.details["options"] == ["bogus"]

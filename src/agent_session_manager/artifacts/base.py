@@ -39,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
+from typing import ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
 from ..core.digest import sha256_hex
 from ..core.errors import AlreadyExists, ChecksumMismatch, ValidationError
@@ -459,26 +459,3 @@ def _list_scope(prefix: str) -> str:
 def segment_order(key: str) -> tuple[str, ...]:
     """The sort key of listing order: segment by segment (`"a" < "a/b" < "a-c"`)."""
     return tuple(key.split("/"))
-
-
-def coerce_bool(value: Any, field: str) -> bool:
-    """A boolean option given as a bool or as URL text (`true`/`false`/`1`/`0`/`yes`/`no`)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValidationError(f"{field} must be true or false, got {value!r}", details={"field": field})
-
-
-def coerce_int(value: Any, field: str, minimum: int) -> int:
-    """A positive integer option given as an int or as URL text."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = minimum - 1
-    if isinstance(value, bool) or number < minimum:
-        raise ValidationError(f"{field} must be an integer >= {minimum}", details={"field": field})
-    return number

@@ -45,7 +45,7 @@ from ..core.errors import ASMError, NotFound, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
-from ..core.urls import file_url_path
+from ..core.urls import check_options, file_url_path, option_bool
 from .base import (
     CHUNK_BYTES,
     ArtifactInfo,
@@ -59,7 +59,6 @@ from .base import (
     check_content_type,
     check_integrity,
     check_metadata,
-    coerce_bool,
     drain,
     finish_in_thread,
     hash_in_background,
@@ -227,12 +226,8 @@ class FileArtifactStore(AsyncClosing):
         root = file_url_path(url)
         settings: dict[str, Any] = dict(parse_qsl(parts.query))
         settings.update(options)
-        fsync = coerce_bool(settings.pop("fsync", True), "fsync")
-        if settings:
-            raise ValidationError(
-                f"unknown file artifact store options {sorted(settings)}; known: ['fsync']",
-                details={"options": sorted(settings)},
-            )
+        check_options(settings, ["fsync"], "file artifact store")
+        fsync = option_bool(settings.pop("fsync", True), "fsync")
         if not root:
             raise ValidationError("a file URL needs a root directory: file:///path/to/root")
         return await asyncio.to_thread(cls, root, fsync=fsync)

@@ -50,6 +50,7 @@ from ..core.errors import ASMError, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
 from ..core.keys import MAX_KEY_BYTES, validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
+from ..core.urls import check_options, option_bool, option_int
 from .base import (
     CHUNK_BYTES,
     DEFAULT_CONTENT_TYPE,
@@ -62,8 +63,6 @@ from .base import (
     as_view,
     check_content_type,
     check_metadata,
-    coerce_bool,
-    coerce_int,
     drain,
     finish_in_thread,
     list_page,
@@ -153,20 +152,15 @@ class S3ArtifactStore(AsyncClosing):
     async def from_url(cls, url: str, **options: Any) -> S3ArtifactStore:
         """Open `s3://bucket/prefix?endpoint=...&region=...`; options override the URL's query."""
         location, settings = parse_s3_url(url, **options)
-        unknown = set(settings) - S3_SETTINGS - set(_OWN_SETTINGS)
-        if unknown:
-            raise ValidationError(
-                f"unknown S3 artifact store options {sorted(unknown)}",
-                details={"options": sorted(unknown), "known": sorted(S3_SETTINGS | set(_OWN_SETTINGS))},
-            )
-        verify = coerce_bool(settings.pop("verify", True), "verify")
+        check_options(settings, S3_SETTINGS | set(_OWN_SETTINGS), "S3 artifact store")
+        verify = option_bool(settings.pop("verify", True), "verify")
         store = cls(
             location,
             settings,
-            part_size=coerce_int(settings.pop("part_size", MIN_PART_SIZE), "part_size", MIN_PART_SIZE),
-            max_concurrency=coerce_int(settings.pop("max_concurrency", 12), "max_concurrency", 1),
+            part_size=option_int(settings.pop("part_size", MIN_PART_SIZE), "part_size", MIN_PART_SIZE),
+            max_concurrency=option_int(settings.pop("max_concurrency", 12), "max_concurrency", 1),
             spool_dir=settings.pop("spool_dir", None),
-            foreign=coerce_bool(settings.pop("foreign", False), "foreign"),
+            foreign=option_bool(settings.pop("foreign", False), "foreign"),
         )
         if verify:
             await store.check()

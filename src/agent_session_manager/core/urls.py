@@ -1,4 +1,5 @@
-"""Store URLs: parsing helpers and credential masking.
+"""Store URLs: parsing helpers, backend options (`check_options`, `option_bool`, `option_int`) and
+credential masking.
 
 Credentials may arrive in a URL (`postgresql://user:secret@host/db`, `s3://bucket?secret_access_key=...`).
 They are never printed, logged or put in an error message: `redact_url` is applied wherever a URL is shown.
@@ -7,7 +8,11 @@ They are never printed, logged or put in an error message: `redact_url` is appli
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from .errors import ValidationError
 
 _SECRET_PARAMS = frozenset(
     {
@@ -65,3 +70,38 @@ def redact_url(url: str) -> str:
         + (f"?{query}" if query else "")
         + (f"#{parts.fragment}" if parts.fragment else "")
     )
+
+
+def check_options(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Refuse options a backend does not understand (from the URL's query or keywords), naming them
+    and the ones it knows: `validation_error`, before anything is opened."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        expected = sorted(known)
+        raise ValidationError(
+            f"unknown {what} option(s) {unknown}; known: {expected}",
+            details={"options": unknown, "known": expected},
+        )
+
+
+def option_bool(value: Any, field: str) -> bool:
+    """A boolean option given as a bool or as URL text (`true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off`)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError(f"{field} must be true or false, got {value!r}", details={"field": field})
+
+
+def option_int(value: Any, field: str, minimum: int) -> int:
+    """An integer option `>= minimum`, given as an int or as URL text."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if isinstance(value, bool) or number < minimum:
+        raise ValidationError(f"{field} must be an integer >= {minimum}", details={"field": field})
+    return number

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from ..core.errors import AlreadyExists, StorageError, ValidationError
-from ..core.urls import file_url_path
+from ..core.urls import check_options, file_url_path
 from .dialects import Format
 from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
 
@@ -37,9 +37,7 @@ class FileSnapshotStorage(KeyedSnapshotStorage):
     @classmethod
     async def from_url(cls, url: str, **options: Any) -> Self:
         """`file:///path/to/dir` (or `file://./relative`); options `format` and `namespace`."""
-        unknown = sorted(set(options) - DIALECT_OPTIONS)
-        if unknown:
-            raise ValidationError(f"unknown option(s) {unknown}", details={"options": unknown})
+        check_options(options, DIALECT_OPTIONS, "file snapshot storage")
         path = file_url_path(url)
         if path is None:
             raise ValidationError("a file:// snapshot URL needs a directory: file:///path/to/snapshots")

@@ -17,7 +17,8 @@ from typing import Any, Self
 import obstore
 
 from .._s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_error, s3_store
-from ..core.errors import AlreadyExists, NotFound, ValidationError
+from ..core.errors import AlreadyExists, NotFound
+from ..core.urls import check_options
 from .dialects import Format
 from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
 
@@ -39,9 +40,7 @@ class S3SnapshotStorage(KeyedSnapshotStorage):
         """`s3://bucket/prefix?endpoint=...&region=...`; options as in `_s3` (credentials,
         `endpoint`, `region`, `prefix`, timeouts) plus `format` and `namespace`. Credentials default
         to the AWS variables."""
-        unknown = sorted(set(options) - S3_SETTINGS - {"prefix"} - DIALECT_OPTIONS)
-        if unknown:
-            raise ValidationError(f"unknown option(s) {unknown}", details={"options": unknown})
+        check_options(options, S3_SETTINGS | {"prefix"} | DIALECT_OPTIONS, "S3 snapshot storage")
         dialect = {name: options.pop(name) for name in DIALECT_OPTIONS & set(options)}
         location, settings = parse_s3_url(url, **options)
         return cls(location, s3_store(location, settings), **dialect)

@@ -31,7 +31,7 @@ import orjson
 from ..core.errors import ASMError, StorageConnectionFailed, StorageError, ValidationError
 from ..core.ids import validate_id
 from ..core.keys import validate_key
-from ..core.urls import file_url_path
+from ..core.urls import check_options, file_url_path
 from . import fs
 from .base import FileCallbacks, FileEvent, FileRefs
 from .files import FileRef, generate_session_id, guess_content_type
@@ -129,7 +129,7 @@ class LocalWorkspaceStorage:
     ) -> Self:
         """Create (or reopen) `<base_path>/asm_ws_<session_id>/`; options are the `on_file_*` callbacks."""
         callbacks = FileCallbacks.pop_from(options)
-        reject_unknown(options)
+        check_options(options, (), "workspace")
         sid = validate_session_id(session_id if session_id is not None else generate_session_id())
         base = Path(base_path) if base_path is not None else Path(tempfile.gettempdir())
         directory, index = await asyncio.to_thread(prepare_directory, base, f"asm_ws_{sid}")
@@ -381,13 +381,6 @@ def as_bytes(content: object) -> bytes:
         f"content must be bytes, not {type(content).__name__} (encode text first)",
         details={"field": "content"},
     )
-
-
-def reject_unknown(options: dict[str, Any]) -> None:
-    if options:
-        raise ValidationError(
-            f"unknown workspace option(s): {sorted(options)}", details={"options": sorted(options)}
-        )
 
 
 def raise_failures(action: str, failures: Failures) -> None:

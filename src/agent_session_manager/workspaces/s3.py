@@ -49,6 +49,7 @@ from .._s3 import S3_SETTINGS, S3Location, parse_s3_url, s3_delete, s3_error, s3
 from ..core.digest import sha256_hex
 from ..core.errors import ASMError, ChecksumMismatch, NotFound, StorageError, ValidationError
 from ..core.keys import validate_key
+from ..core.urls import check_options
 from . import fs
 from .base import FileCallbacks, FileEvent, FileRefs
 from .files import FileRef, generate_session_id, guess_content_type
@@ -63,7 +64,6 @@ from .local import (
     mtime,
     prepare_directory,
     raise_failures,
-    reject_unknown,
     validate_session_id,
 )
 
@@ -141,7 +141,7 @@ class S3WorkspaceStorage(LocalWorkspaceStorage):
                 raise ValidationError("an S3 workspace needs url= or bucket=", details={"field": "bucket"})
             url, prefix = f"s3://{bucket}", "sessions/" if prefix is None else prefix
         s3_options = {k: options.pop(k) for k in list(options) if k in S3_SETTINGS}
-        reject_unknown(options)
+        check_options(options, (), "workspace")
         if prefix is not None:
             s3_options["prefix"] = prefix
         if not 1 <= concurrency <= 256:

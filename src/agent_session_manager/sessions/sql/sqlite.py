@@ -33,7 +33,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ...core.errors import AlreadyExists, ASMError, MigrationRequired, StorageError, Timeout, ValidationError
 from ...core.models import Event, Run, Session
-from ...core.urls import redact_url
+from ...core.urls import check_options
 from ..base import EventDeletion, newest_conflict
 from . import migrations
 from . import statements as q
@@ -66,6 +66,9 @@ _INLINE_EVENTS = 128
 _CHECKPOINT_EVERY = 256
 _UPSERT_SESSION = SQLITE.sql(q.UPSERT_SESSION)
 _UPSERT_RUN = SQLITE.sql(q.UPSERT_RUN)
+
+#: What a `sqlite:///` URL may set in its query.
+_URL_OPTIONS = ("synchronous", "busy_timeout", "poll_interval", "readers", "inline")
 
 
 class _Threads:
@@ -181,11 +184,9 @@ class SQLiteSessionStore(SQLSessionStore):
         raises `migration_required`.
         """
         path, query = sqlite_location(url)
-        unknown = sorted(set(query) - {"synchronous", "busy_timeout", "poll_interval", "readers", "inline"})
-        if unknown:
-            raise ValidationError(
-                f"unknown SQLite URL option(s) {unknown} in {redact_url(url)}", details={"options": unknown}
-            )
+        check_options(
+            query, ("synchronous", "busy_timeout", "poll_interval", "readers", "inline"), "SQLite URL"
+        )
         mode = (synchronous or query.get("synchronous") or "NORMAL").upper()
         if mode not in _SYNCHRONOUS:
             raise ValidationError(
