@@ -223,3 +223,21 @@ def test_a_closed_portal_refuses_work() -> None:
     own.close()
     with pytest.raises(ValidationError, match="closed"):
         own.call(asyncio.sleep, 0)
+
+
+def test_sync_facade_covers_state_documents() -> None:
+    with sync.open_store("memory://") as store:
+        session = store.save_session(Session(agent_id="bot"))
+        assert store.get_state("app:bot") is None
+        assert store.put_state("app:bot", {"a": 1}).version == 1
+        merged = store.merge_state("app:bot", {"a": None, "b": 2}, expected_version=1)
+        assert (merged.value, merged.version) == ({"b": 2}, 2)
+        store.append_events(
+            [Event(type=EventType.MESSAGE_SENT, session_id=session.id)],
+            state_updates={f"session:{session.id}": {"step": 1}},
+        )
+        assert [s.scope for s in store.list_states()] == ["app:bot", f"session:{session.id}"]
+        with pytest.raises(ASMError) as raised:
+            store.put_state("app:bot", {}, expected_version=1)
+        assert raised.value.code == "conflict"
+        assert store.delete_state("app:bot") is True

@@ -56,6 +56,7 @@ from .open import (
 )
 from .query import QueryAPI, query_api
 from .sessions.base import SessionStore
+from .sessions.state import State
 from .snapshots import Snapshot, SnapshotLocation, SnapshotManifest, SnapshotStorage
 from .workspaces import FileRef, WorkspaceStorage
 
@@ -101,6 +102,7 @@ __all__ = [
     "SnapshotLocation",
     "SnapshotManifest",
     "SnapshotStorage",
+    "State",
     "StorageConnectionFailed",
     "StorageError",
     "Timeout",

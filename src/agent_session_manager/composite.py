@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
@@ -44,6 +44,7 @@ from .core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Sessi
 from .core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from .open import open_artifact_store, open_store
 from .sessions.base import ITER_BATCH, SessionStore
+from .sessions.state import State
 
 if TYPE_CHECKING:
     from .maintenance.base import Maintenance
@@ -163,9 +164,15 @@ class CompositeSessionStore(AsyncClosing):
         return await self.sessions.append_event(event, expected_sequence=expected_sequence)
 
     async def append_events(
-        self, events: Sequence[Event], *, expected_sequence: int | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        expected_sequence: int | None = None,
+        state_updates: Mapping[str, JSONObject] | None = None,
     ) -> list[Event]:
-        return await self.sessions.append_events(events, expected_sequence=expected_sequence)
+        return await self.sessions.append_events(
+            events, expected_sequence=expected_sequence, state_updates=state_updates
+        )
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
         return await self.sessions.flush(session, run, events)
@@ -237,6 +244,25 @@ class CompositeSessionStore(AsyncClosing):
         return await self.sessions.delete_events(
             session_id, ids=ids, after=after, run_id=run_id, expected_sequence=expected_sequence
         )
+
+    async def get_state(self, scope: str) -> State | None:
+        return await self.sessions.get_state(scope)
+
+    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
+        return await self.sessions.put_state(scope, value, expected_version=expected_version)
+
+    async def merge_state(
+        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
+    ) -> State:
+        return await self.sessions.merge_state(scope, delta, expected_version=expected_version)
+
+    async def delete_state(self, scope: str) -> bool:
+        return await self.sessions.delete_state(scope)
+
+    async def list_states(
+        self, prefix: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[State]:
+        return await self.sessions.list_states(prefix, limit=limit, cursor=cursor)
 
     def subscribe(
         self,

@@ -34,6 +34,9 @@ Semantics decided once for every backend :
   batches, holding one batch at a time.
 * `list_sessions` / `list_runs` page with opaque keyset cursors in a deterministic order: sessions by
   `(created_at, id)` ascending, runs by `(started_at, id)` ascending.
+* State documents (`get_state`, `put_state`, `merge_state`, `delete_state`, `list_states`, and
+  `append_events(state_updates=)`) follow `sessions.state`; `delete_session` deletes the session's
+  `session:<id>` document with it.
 * `subscribe` yields the session's events live and in order, forever; resuming with `after=` the last
   sequence seen continues with no gap and no repeat.
 """
@@ -43,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -52,8 +55,10 @@ from typing import Any, Protocol, Self, runtime_checkable
 from ..core.clock import ensure_utc
 from ..core.errors import ConflictError, ValidationError
 from ..core.ids import validate_id
+from ..core.json import JSONObject
 from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
+from .state import State
 
 #: How long one long-poll of `subscribe` waits before it asks again (seconds).
 SUBSCRIBE_POLL_SECONDS = 30.0
@@ -276,10 +281,18 @@ class SessionStore(Protocol):
         ...
 
     async def append_events(
-        self, events: Sequence[Event], *, expected_sequence: int | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        expected_sequence: int | None = None,
+        state_updates: Mapping[str, JSONObject] | None = None,
     ) -> list[Event]:
         """Store a batch atomically with contiguous numbers in input order; `expected_sequence` as in
-        `append_event` (the batch must then belong to one session)."""
+        `append_event` (the batch must then belong to one session).
+
+        `state_updates={scope: delta}` merges each delta into its state document (as `merge_state`) in
+        the same transaction: the events and the state changes are stored both or neither.
+        """
         ...
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
@@ -335,6 +348,32 @@ class SessionStore(Protocol):
         """Delete the session's events matching every given filter, atomically; how many were deleted.
         With `expected_sequence`, `conflict` (and nothing deleted) unless the newest stored event has
         that number (0: none)."""
+        ...
+
+    async def get_state(self, scope: str) -> State | None:
+        """The state document of `scope`, or `None` when it holds none (see `sessions.state`)."""
+        ...
+
+    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
+        """Replace the document of `scope` with `value` (version + 1, or 1 when new); with
+        `expected_version` (0: none yet), only if the stored version is that one (`ConflictError`)."""
+        ...
+
+    async def merge_state(
+        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
+    ) -> State:
+        """Shallow-merge `delta` into the document of `scope` (a `None` value removes its key), atomically;
+        `expected_version` as for `put_state`. Creates the document (version 1) when there is none."""
+        ...
+
+    async def delete_state(self, scope: str) -> bool:
+        """Remove the document of `scope`; whether there was one. A later document starts at version 1."""
+        ...
+
+    async def list_states(
+        self, prefix: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[State]:
+        """Documents whose scope starts with `prefix`, by scope ascending, one keyset page at a time."""
         ...
 
     def subscribe(

@@ -9,14 +9,16 @@ store. A store belongs to the event loop that uses it (use `sync` from threads).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
 from ..artifacts.registry import ArtifactTotals
+from ..core.clock import utc_now
 from ..core.errors import AlreadyExists, NotFound, RunNotFound, SessionNotFound, ValidationError
+from ..core.json import JSONObject, dumps, loads
 from ..core.models import (
     ArtifactRecord,
     Event,
@@ -45,6 +47,16 @@ from .base import (
     sequence_conflict,
 )
 from .filters import run_statuses, session_statuses
+from .state import (
+    State,
+    StateChange,
+    check_prefix,
+    check_scope,
+    check_state_updates,
+    decode_state_cursor,
+    encode_state_cursor,
+    session_scope,
+)
 
 if TYPE_CHECKING:
     from ..artifacts.base import ArtifactStore
@@ -75,6 +87,7 @@ class InMemorySessionStore(LongPollSubscription):
         self._wakeups = Wakeups()
         self._artifacts: dict[str, ArtifactRecord] = {}
         self._artifacts_by_session: dict[str, dict[str, None]] = {}
+        self._states: dict[str, State] = {}
 
     @classmethod
     async def from_url(
@@ -125,6 +138,7 @@ class InMemorySessionStore(LongPollSubscription):
         self._counters.pop(session_id, None)
         for key in self._artifacts_by_session.pop(session_id, {}):
             self._artifacts.pop(key, None)
+        self._states.pop(session_scope(session_id), None)
         self._wakeups.wake(session_id)
 
     # -- runs -----------------------------------------------------------------------------------
@@ -174,15 +188,26 @@ class InMemorySessionStore(LongPollSubscription):
         return (await self.append_events([event], expected_sequence=expected_sequence))[0]
 
     async def append_events(
-        self, events: Sequence[Event], *, expected_sequence: int | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        expected_sequence: int | None = None,
+        state_updates: Mapping[str, JSONObject] | None = None,
     ) -> list[Event]:
         expected = expected_sequence_of(expected_sequence, events)
+        changes = check_state_updates(state_updates)
         planned = self._plan(events, extra_sessions=())
-        if expected is not None and any(is_new for _, is_new in planned):
+        # Every check before the first write (no await in between): both or neither. A retry (every
+        # event already stored) changes nothing: its state updates were applied with the original.
+        retry = bool(planned) and not any(is_new for _, is_new in planned)
+        if expected is not None and planned and not retry:
             actual = self._counters.get(planned[0][0].session_id, 0)
             if actual != expected:
                 raise sequence_conflict(expected, actual)
-        return self._commit(planned)
+        states = {} if retry else self._plan_states(changes, {event.session_id for event, _ in planned})
+        stored = self._commit(planned)
+        self._states.update(states)
+        return stored
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
         self._check_session(session)
@@ -266,6 +291,51 @@ class InMemorySessionStore(LongPollSubscription):
             self._events[session_id] = kept
             self._sequences[session_id] = [event.sequence_number or 0 for event in kept]
         return len(events) - len(kept)
+
+    # -- state documents ------------------------------------------------------------------------
+
+    async def get_state(self, scope: str) -> State | None:
+        state = self._states.get(check_scope(scope))
+        return None if state is None else _copy_state(state)
+
+    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
+        return self._change_state(StateChange.put(scope, value, expected_version))
+
+    async def merge_state(
+        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
+    ) -> State:
+        return self._change_state(StateChange.merge(scope, delta, expected_version))
+
+    async def delete_state(self, scope: str) -> bool:
+        return self._states.pop(check_scope(scope), None) is not None
+
+    async def list_states(
+        self, prefix: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[State]:
+        check_limit(limit)
+        start = check_prefix(prefix)
+        after = decode_state_cursor(cursor, start)
+        scopes = sorted(s for s in self._states if s.startswith(start) and (after is None or s > after))
+        page = [_copy_state(self._states[s]) for s in scopes[:limit]]
+        next_cursor = encode_state_cursor(start, page[-1].scope) if len(scopes) > limit else None
+        return Page(page, next_cursor)
+
+    def _change_state(self, change: StateChange) -> State:
+        state = self._plan_states([change], set())[change.scope]
+        self._states[change.scope] = state
+        return _copy_state(state)
+
+    def _plan_states(self, changes: Sequence[StateChange], sessions: set[str]) -> dict[str, State]:
+        """The documents after `changes` (validated, nothing changed yet); `sessions` are known to exist."""
+        planned: dict[str, State] = {}
+        now = utc_now()
+        for change in changes:
+            stored = planned.get(change.scope) or self._states.get(change.scope)
+            version = 0 if stored is None else stored.version
+            change.refusal(version, change.session_id in sessions or change.session_id in self._sessions)
+            value = change.value_after(None if stored is None else stored.value)
+            planned[change.scope] = State(change.scope, value, version + 1, now)
+        return planned
 
     # -- artifact registry ----------------------------------------------------------------------
 
@@ -435,6 +505,10 @@ class InMemorySessionStore(LongPollSubscription):
         if query.last is not None:
             found.reverse()
         return found
+
+
+def _copy_state(state: State) -> State:
+    return State(state.scope, loads(dumps(state.value)), state.version, state.updated_at)
 
 
 def _keyset_page(rows: list[M], key: Any, scope: str, limit: int, cursor: str | None) -> Page[M]:

@@ -44,6 +44,7 @@ from ..core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Sess
 from ..core.pagination import encode_cursor
 from ..sessions.base import SessionStore
 from .primitives import PrimitivesContract
+from .state import StateContract
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -98,7 +99,7 @@ def _poisoned(payload: dict[str, Any], bad: Any, where: int) -> dict[str, Any]:
     return copy
 
 
-class SessionStoreContract(PrimitivesContract):
+class SessionStoreContract(PrimitivesContract, StateContract):
     """Subclass in a test module and implement `new_store`."""
 
     async def new_store(self) -> SessionStore:

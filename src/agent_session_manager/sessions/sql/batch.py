@@ -76,6 +76,11 @@ class Batch:
         """The events still to write, in input order."""
         return [event for event_id, event in self.unique.items() if event_id not in self.stored]
 
+    def is_retry(self) -> bool:
+        """Whether every event of this (non-empty) batch turned out to be stored already: a retry after
+        a lost reply, which changes nothing (its `state_updates` were applied with the original)."""
+        return bool(self.events) and not self.new_events()
+
     def counts(self) -> dict[str, int]:
         """How many numbers each session needs for `new_events()`, sessions in sorted order (the lock
         order of the counter rows, so concurrent multi-session batches cannot deadlock)."""

@@ -27,11 +27,13 @@ import collections
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from ...core.clock import utc_now
 from ...core.errors import (
     AlreadyExists,
     ASMError,
@@ -43,6 +45,7 @@ from ...core.errors import (
 from ...core.models import Event, Run, Session
 from ...core.urls import redact_url
 from ..base import EventDeletion, expected_sequence_of, newest_conflict, sequence_conflict
+from ..state import State, StateChange
 from . import migrations
 from . import statements as q
 from .batch import Batch, check_event
@@ -389,14 +392,20 @@ class PostgresSessionStore(SQLSessionStore):
         self._wakeups.wake(event.session_id)
         return stored
 
-    async def _append(self, batch: Batch) -> list[Event]:
-        if len(batch.unique) == 1:
+    async def _append(self, batch: Batch, states: Sequence[StateChange] = ()) -> list[Event]:
+        if len(batch.unique) == 1 and not states:
             stored = await self._append_one(batch.events[0], batch.expected)
             return [stored] * len(batch.events)
+        now = utc_now()
 
         async def work(connection: asyncpg.Connection) -> list[Event]:
             async with connection.transaction():
-                return await _append_batch(connection, batch)
+                stored = await _append_batch(connection, batch) if batch.events else []
+                for change in () if batch.is_retry() else states:
+                    if await connection.fetchrow(*_state_statement(change, now)) is None:
+                        await _state_refusal(connection, change)
+                        raise refused_without_reason("state")
+                return stored
 
         stored_events = await self._use(work)
         self._notify(batch)
@@ -445,6 +454,17 @@ class PostgresSessionStore(SQLSessionStore):
                 return int(status.rsplit(" ", 1)[-1])
 
         return await self._use(work)
+
+    async def _change_state(self, change: StateChange) -> State:
+        now = utc_now()
+        statement = _state_statement(change, now)
+        for _ in range(_ATTEMPTS):
+            row = await self._use(lambda c: c.fetchrow(*statement))
+            if row is not None:
+                value = change.delta.sets if change.replace else POSTGRES.json_out(row[1])
+                return State(change.scope, value, row[0], now)
+            await self._use(lambda c: _state_refusal(c, change))
+        raise refused_without_reason("state")
 
     async def _flush(self, session: Session, run: Run | None, batch: Batch) -> list[Event]:
         session_args = session_params(POSTGRES, session)
@@ -553,6 +573,57 @@ class PostgresSessionStore(SQLSessionStore):
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+def _state_statement(change: StateChange, now: datetime) -> tuple[Any, ...]:
+    """`(sql, *args)`: the one statement that applies `change` (six shapes, each prepared once).
+
+    Without an expectation it is an upsert: the conflicting row is locked and re-read, so concurrent
+    merges each apply to the latest value and none is lost. Expecting 0 it only inserts; expecting a
+    version it only updates that version. The server computes the new value: a put's value, or the
+    stored value minus the removed keys concatenated with the set keys (`||`: a shallow merge). A
+    `session:` document is created only while its session exists, the session row `FOR KEY SHARE`-locked
+    as in `APPEND_ONE`, so `delete_session` cannot miss it. No row returned: refused (`_state_refusal`).
+    """
+    args: list[Any] = [change.scope, POSTGRES.json_in(change.delta.sets)]
+
+    def param(value: Any, cast: str) -> str:
+        args.append(value)
+        return f"${len(args)}::{cast}"
+
+    at = param(now, "timestamptz")
+    returning = "RETURNING s.version" + ("" if change.replace else ", s.value")
+
+    def new_value(sets: str) -> str:
+        return sets if change.replace else f"(s.value - {param(change.delta.removes, 'text[]')}) || {sets}"
+
+    if change.expected:
+        sql = (
+            f"UPDATE asm_states AS s SET value = {new_value('$2::jsonb')}, version = s.version + 1, "
+            f"updated_at = {at} WHERE s.scope = $1 AND s.version = {param(change.expected, 'bigint')} "
+            f"{returning}"
+        )
+        return (sql, *args)
+    session = param(change.session_id, "text")
+    insert = (
+        "INSERT INTO asm_states AS s (scope, value, version, updated_at) "
+        f"SELECT $1::text, $2::jsonb, 1, {at} WHERE {session} IS NULL "
+        f"OR EXISTS (SELECT 1 FROM asm_sessions WHERE id = {session} FOR KEY SHARE)"
+    )
+    if change.expected == 0:
+        return (f"{insert} ON CONFLICT (scope) DO NOTHING {returning}", *args)
+    sql = (
+        f"{insert} ON CONFLICT (scope) DO UPDATE SET value = {new_value('excluded.value')}, "
+        f"version = s.version + 1, updated_at = excluded.updated_at {returning}"
+    )
+    return (sql, *args)
+
+
+async def _state_refusal(connection: asyncpg.Connection, change: StateChange) -> None:
+    """Raise why a state statement returned no row, read in the caller's connection."""
+    stored = await connection.fetchrow(q.STATE_VERSION, change.scope)
+    exists = change.session_id is None or await connection.fetchrow(q.SESSION_EXISTS, change.session_id)
+    change.refusal(0 if stored is None else stored[0], bool(exists))
 
 
 def _password(url: str) -> str | None:

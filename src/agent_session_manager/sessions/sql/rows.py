@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from ...core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
+from ..state import State
 from .dialect import Dialect
 
 Row: TypeAlias = Sequence[Any]
@@ -268,3 +269,11 @@ def artifact_from_row(d: Dialect, r: Row) -> ArtifactRecord:
             "deleted_at": d.ts_out(r[11]),
         },
     )
+
+
+# -- state documents -----------------------------------------------------------------------------
+
+
+def state_from_row(d: Dialect, r: Row) -> State:
+    """A `State` from `(scope, value, version, updated_at)`."""
+    return State(r[0], d.json_out(r[1]), int(r[2]), d.timestamp_out(r[3]))

@@ -1,5 +1,5 @@
-"""The SQL schema as SQLAlchemy Core tables (sessions, runs, events, event counters, artifacts), one
-definition for SQLite and PostgreSQL.
+"""The SQL schema as SQLAlchemy Core tables (sessions, runs, events, event counters, artifacts, state
+documents), one definition for SQLite and PostgreSQL.
 
 Column names and meanings are the same on both engines, so data moves between them as is. Types differ
 only where the engines do: JSON is `jsonb` on PostgreSQL and TEXT on SQLite; timestamps are `timestamptz`
@@ -11,7 +11,8 @@ Indexes serve the store's queries: `(session_id, sequence_number)` (unique) for 
 keyset indexes `(created_at, id)` / `(agent_id, created_at, id)` for `list_sessions`,
 `(session_id, started_at, id)` for `list_runs`, `(session_id, created_at, id)` for artifact listings,
 lookup indexes by status, type, run, correlation id, provider and time, and the query API's (migration
-0002: sessions by update time and by tag, runs by provider and time). Migrations (`migrations/versions`)
+0002: sessions by update time and by tag, runs by provider and time). State documents are keyed by
+scope (migration 0003). Migrations (`migrations/versions`)
 build exactly this; a test compares the two.
 """
 
@@ -26,6 +27,7 @@ VERSION_TABLE = "asm_alembic_version"
 JSONDocument = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp = sa.Text().with_variant(postgresql.TIMESTAMP(timezone=True), "postgresql")
 TagList = sa.Text().with_variant(postgresql.ARRAY(sa.Text()), "postgresql")
+ScopeText = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 EMPTY_OBJECT = sa.text("'{}'")
 
 metadata = sa.MetaData()
@@ -125,5 +127,16 @@ artifacts = sa.Table(
     sa.Index("asm_artifacts_created_at", "created_at"),
 )
 
+#: Scoped state documents (`sessions.state`). The scope orders by code point on both engines
+#: (`COLLATE "C"` on PostgreSQL, SQLite's default BINARY), so `list_states` pages identically.
+states = sa.Table(
+    "asm_states",
+    metadata,
+    sa.Column("scope", ScopeText, primary_key=True),
+    sa.Column("value", JSONDocument, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
 #: Every table of the store, in the order a cascade deletes from them (the session row last).
-TABLE_NAMES = tuple(t.name for t in (events, runs, artifacts, session_sequences, sessions))
+TABLE_NAMES = tuple(t.name for t in (events, runs, artifacts, session_sequences, states, sessions))

@@ -31,10 +31,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from ...core.clock import utc_now
 from ...core.errors import AlreadyExists, ASMError, MigrationRequired, StorageError, Timeout, ValidationError
 from ...core.models import Event, Run, Session
 from ...core.urls import check_options
 from ..base import EventDeletion, newest_conflict
+from ..state import State, StateChange
 from . import migrations
 from . import statements as q
 from .batch import Batch
@@ -66,6 +68,9 @@ _INLINE_EVENTS = 128
 _CHECKPOINT_EVERY = 256
 _UPSERT_SESSION = SQLITE.sql(q.UPSERT_SESSION)
 _UPSERT_RUN = SQLITE.sql(q.UPSERT_RUN)
+_GET_STATE = SQLITE.sql(q.GET_STATE)
+_WRITE_STATE = SQLITE.sql(q.WRITE_STATE)
+_SESSION_EXISTS = SQLITE.sql(q.SESSION_EXISTS)
 
 #: What a `sqlite:///` URL may set in its query.
 _URL_OPTIONS = ("synchronous", "busy_timeout", "poll_interval", "readers", "inline")
@@ -322,9 +327,17 @@ class SQLiteSessionStore(SQLSessionStore):
 
         await self._in_transaction(run, small=False)  # e.g. a cascade over a large session
 
-    async def _append(self, batch: Batch) -> list[Event]:
-        small = len(batch.unique) <= _INLINE_EVENTS
-        return await self._in_transaction(lambda c: _append_batch(c, batch), small=small)
+    async def _append(self, batch: Batch, states: Sequence[StateChange] = ()) -> list[Event]:
+        def work(connection: sqlite3.Connection) -> list[Event]:
+            stored = _append_batch(connection, batch) if batch.events else []
+            if not batch.is_retry():
+                _write_states(connection, states)
+            return stored
+
+        return await self._in_transaction(work, small=len(batch.unique) <= _INLINE_EVENTS)
+
+    async def _change_state(self, change: StateChange) -> State:
+        return (await self._in_transaction(lambda c: _write_states(c, [change])))[0]
 
     async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
         def work(connection: sqlite3.Connection) -> int:
@@ -452,6 +465,30 @@ def _write_new(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
     params, stored = batch.number(last)
     connection.executemany(_INSERT_EVENT, params)
     return stored
+
+
+def _write_states(connection: sqlite3.Connection, changes: Sequence[StateChange]) -> list[State]:
+    """Apply state changes inside the caller's write transaction: read each stored document, check the
+    expectation, compute the new value here and write it. `BEGIN IMMEDIATE` serialises writers across
+    processes, so nothing can change in between (no lost update)."""
+    now = utc_now()
+    written: list[State] = []
+    for change in changes:
+        row = connection.execute(_GET_STATE, (change.scope,)).fetchone()
+        version = 0 if row is None else int(row[2])
+        session_id = change.session_id
+        exists = (
+            version > 0
+            or session_id is None
+            or bool(connection.execute(_SESSION_EXISTS, (session_id,)).fetchone())
+        )
+        change.refusal(version, exists)
+        value = change.value_after(None if row is None else SQLITE.json_out(row[1]))
+        connection.execute(
+            _WRITE_STATE, (change.scope, SQLITE.json_in(value), version + 1, SQLITE.timestamp_in(now))
+        )
+        written.append(State(change.scope, value, version + 1, now))
+    return written
 
 
 def _append_batch(connection: sqlite3.Connection, batch: Batch) -> list[Event]:

@@ -131,16 +131,33 @@ EVENTS_BY_ID = f"{EVENT_SELECT} WHERE id = $1"
 
 #: Delete a session and everything it owns (run in one transaction). The session row goes first: on
 #: PostgreSQL its row lock is what concurrent appends wait on (see `postgres.APPEND_ONE`), so the deletes
-#: of the children run after any append in progress has committed, and see its events.
-DELETE_SESSION = tuple(
-    f"DELETE FROM {table} WHERE {column} = $1"
-    for table, column in (
-        ("asm_sessions", "id"),
-        ("asm_events", "session_id"),
-        ("asm_runs", "session_id"),
-        ("asm_artifacts", "session_id"),
-        ("asm_session_sequences", "session_id"),
-    )
+#: of the children run after any append in progress has committed, and see its events. The session's
+#: own state document (`session:<id>`) goes too.
+DELETE_SESSION = (
+    *(
+        f"DELETE FROM {table} WHERE {column} = $1"
+        for table, column in (
+            ("asm_sessions", "id"),
+            ("asm_events", "session_id"),
+            ("asm_runs", "session_id"),
+            ("asm_artifacts", "session_id"),
+            ("asm_session_sequences", "session_id"),
+        )
+    ),
+    "DELETE FROM asm_states WHERE scope = 'session:' || $1::text",
+)
+
+STATE_SELECT = "SELECT scope, value, version, updated_at FROM asm_states"
+GET_STATE = f"{STATE_SELECT} WHERE scope = $1"
+STATE_VERSION = "SELECT version FROM asm_states WHERE scope = $1"
+DELETE_STATE = "DELETE FROM asm_states WHERE scope = $1 RETURNING scope"
+
+#: Insert or replace a document with a value and version computed by the caller, inside the write
+#: transaction that read the stored version (SQLite, whose write transactions are serialised).
+WRITE_STATE = (
+    "INSERT INTO asm_states (scope, value, version, updated_at) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (scope) DO UPDATE SET value = excluded.value, version = excluded.version, "
+    "updated_at = excluded.updated_at"
 )
 
 #: Insert or replace the record of a key; refused when it names a session that does not exist.

@@ -9,7 +9,7 @@ rejects is rejected here, before any SQL runs, so both engines refuse the same t
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -22,6 +22,7 @@ from ...core.errors import (
     StorageError,
     ValidationError,
 )
+from ...core.json import JSONObject
 from ...core.models import (
     ArtifactRecord,
     Event,
@@ -43,6 +44,16 @@ from ...core.pagination import (
 )
 from ..base import EventDeletion, EventQuery, LongPollSubscription, Wakeups
 from ..filters import run_statuses, session_statuses
+from ..state import (
+    State,
+    StateChange,
+    check_prefix,
+    check_scope,
+    check_state_updates,
+    decode_state_cursor,
+    encode_state_cursor,
+    prefix_end,
+)
 from . import statements as q
 from .batch import Batch
 from .dialect import Dialect
@@ -55,6 +66,7 @@ from .rows import (
     run_params,
     session_from_row,
     session_params,
+    state_from_row,
 )
 
 if TYPE_CHECKING:
@@ -171,8 +183,14 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         """Run statements in one transaction."""
 
     @abc.abstractmethod
-    async def _append(self, batch: Batch) -> list[Event]:
-        """Write `batch` atomically (see `batch.py`) and return the stored events in input order."""
+    async def _append(self, batch: Batch, states: Sequence[StateChange] = ()) -> list[Event]:
+        """Write `batch` atomically (see `batch.py`) and return the stored events in input order; apply
+        the state `states` changes in the same transaction (`_change_state`'s rules), all or nothing."""
+
+    @abc.abstractmethod
+    async def _change_state(self, change: StateChange) -> State:
+        """Apply one state change atomically (the expectation checked in the same step), or raise
+        why it cannot apply (`StateChange.refusal`), writing nothing."""
 
     @abc.abstractmethod
     async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
@@ -321,12 +339,17 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         return (await self.append_events([event], expected_sequence=expected_sequence))[0]
 
     async def append_events(
-        self, events: Sequence[Event], *, expected_sequence: int | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        expected_sequence: int | None = None,
+        state_updates: Mapping[str, JSONObject] | None = None,
     ) -> list[Event]:
         batch = Batch.plan(self.dialect, events, expected_sequence=expected_sequence)
-        if not batch.events:
+        states = check_state_updates(state_updates)
+        if not batch.events and not states:
             return []
-        stored = await self._append(batch)
+        stored = await self._append(batch, states)
         self._woken_by(batch)
         return stored
 
@@ -421,6 +444,46 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
         if row is None:
             raise session_missing(session_id)
         return int(row[0] or 0)
+
+    # -- state documents ------------------------------------------------------------------------
+
+    async def get_state(self, scope: str) -> State | None:
+        row = await self._one(q.GET_STATE, check_scope(scope))
+        return None if row is None else state_from_row(self.dialect, row)
+
+    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
+        return await self._change_state(StateChange.put(scope, value, expected_version))
+
+    async def merge_state(
+        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
+    ) -> State:
+        return await self._change_state(StateChange.merge(scope, delta, expected_version))
+
+    async def delete_state(self, scope: str) -> bool:
+        return bool(await self._write(self._q(q.DELETE_STATE), (check_scope(scope),)))
+
+    async def list_states(
+        self, prefix: str | None = None, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[State]:
+        check_limit(limit)
+        start = check_prefix(prefix)
+        after = decode_state_cursor(cursor, start)
+        end = prefix_end(start)
+        where: list[str] = ["scope >= $1"]
+        args: list[Any] = [start]
+        if end is not None:
+            args.append(end)
+            where.append(f"scope < ${len(args)}")
+        elif start:
+            where.append("substr(scope, 1, length($1)) = $1")
+        if after is not None:
+            args.append(after)
+            where.append(f"scope > ${len(args)}")
+        args.append(limit + 1)
+        sql = f"{q.STATE_SELECT} WHERE {' AND '.join(where)} ORDER BY scope LIMIT ${len(args)}"
+        states = [state_from_row(self.dialect, row) for row in await self._fetch(sql, *args)]
+        next_cursor = encode_state_cursor(start, states[limit - 1].scope) if len(states) > limit else None
+        return Page(states[:limit], next_cursor)
 
     # -- artifact registry ----------------------------------------------------------------------
 
