@@ -46,3 +46,19 @@ async def test_a_composite_store_brings_its_artifact_store() -> None:
     report = await maint.execute(RetentionPolicy())
     assert (report.sessions_hard_deleted, report.blobs_deleted) == (1, 1)
     assert not await blobs.exists(record.key)
+
+
+async def test_soft_and_hard_delete_expired_sessions_each_run_their_own_step() -> None:
+    async with await open_store("memory://") as store:
+        old = datetime(2020, 1, 1, tzinfo=UTC)
+        await store.save_session(Session(agent_id="a", status=SessionStatus.COMPLETED, deleted_at=old))
+        ended = await store.save_session(
+            Session(agent_id="a", status=SessionStatus.COMPLETED, created_at=old, updated_at=old)
+        )
+        maint = maintenance_api(store)
+        policy = RetentionPolicy(max_completed_session_age_days=30)
+        assert await maint.hard_delete_expired_sessions(policy, dry_run=True) == 1
+        assert await maint.soft_delete_expired_sessions(policy) == 1
+        assert (await store.get_session(ended.id)).deleted_at is not None
+        assert await maint.hard_delete_expired_sessions(policy) == 1
+        assert [s.id for s in (await store.list_sessions()).items] == [ended.id]

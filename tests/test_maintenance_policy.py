@@ -22,8 +22,6 @@ def test_defaults_are_the_seeds() -> None:
     assert policy.exempt_tags == {"pinned"}
     assert policy.prune_event_types_first == (EventType.MESSAGE_STREAMED, EventType.TOKEN_USAGE_UPDATED)
     assert policy.batch_size == 1000
-    assert not policy.prunes
-    assert RetentionPolicy(max_total_events=5).prunes
     assert {t.value for t in PROTECTED_EVENT_TYPES} == {
         "session_created",
         "run_started",

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ..core.errors import require_extra
+from ..core.pagination import pages
 from ..sessions.base import SessionStore
 from .common import AsJson, Since, Until, open_sessions, print_json, run, say, shown, time_range
 
@@ -22,17 +23,12 @@ app = typer.Typer(help="OpenTelemetry: export sessions as GenAI traces.", no_arg
 
 async def _updated(store: SessionStore, since: datetime | None, until: datetime | None) -> AsyncIterator[str]:
     """Ids of the sessions last updated within [since, until], oldest first."""
-    cursor: str | None = None
-    while True:
-        page = await store.list_sessions(cursor=cursor)
+    async for page in pages(lambda cursor: store.list_sessions(cursor=cursor)):
         for session in page:
             if (since is None or session.updated_at >= since) and (
                 until is None or session.updated_at <= until
             ):
                 yield session.id
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 @app.command("export")

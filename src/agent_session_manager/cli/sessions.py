@@ -15,8 +15,8 @@ from rich.table import Table
 
 from ..artifacts.registry import ArtifactRegistry
 from ..core.errors import ValidationError
-from ..core.models import ArtifactRecord, Run
-from ..core.pagination import MAX_PAGE_SIZE
+from ..core.models import ArtifactRecord
+from ..core.pagination import MAX_PAGE_SIZE, all_items
 from ..query import SessionOrder, query_api
 from .common import (
     AsJson,
@@ -110,20 +110,13 @@ def show(
             session = await store.get_session(session_id)
             stats = await query.get_session_stats(session_id)
             cost = await query.get_cost_summary(session_id=session_id)
-            runs: list[Run] = []
-            cursor = None
-            while True:
-                page = await store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-                runs.extend(page.items)
-                if (cursor := page.next_cursor) is None:
-                    break
+            runs = await all_items(lambda c: store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=c))
             artifacts: list[ArtifactRecord] = []
-            cursor = None
-            while isinstance(store, ArtifactRegistry):
-                records = await store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-                artifacts.extend(records.items)
-                if (cursor := records.next_cursor) is None:
-                    break
+            if isinstance(store, ArtifactRegistry):
+                registry = store
+                artifacts = await all_items(
+                    lambda c: registry.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=c)
+                )
             events = await store.get_events(session_id, last=last) if last else []
         if as_json:
             print_json(

@@ -4,7 +4,8 @@ A cursor carries the sort key of the last item of a page and the scope it belong
 e.g. `"sessions:created_at_asc"`), signed with HMAC-SHA256. A cursor that was edited, truncated, or made
 for another scope raises `invalid_cursor`. The key defaults to a library constant, which makes cursors
 portable between processes and machines; set `ASM_CURSOR_SECRET` to make them unforgeable as well.
-Paging never uses offsets, so page N costs the same as page 1.
+Paging never uses offsets, so page N costs the same as page 1. `pages(fetch)` / `all_items(fetch)` walk a
+whole listing, page after page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -43,6 +44,30 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+#: `fetch(cursor)`: one page of a listing, starting after `cursor` (`None`: the first page).
+Fetch = Callable[[str | None], Awaitable["Page[T]"]]
+
+
+async def pages(fetch: Fetch[T]) -> AsyncIterator[Page[T]]:
+    """Every page of a cursor-paged listing, in order, until one has no `next_cursor`.
+
+    Example:
+        >>> async for page in pages(lambda c: store.list_runs(sid, cursor=c)):  # doctest: +SKIP
+        ...     print(len(page))
+    """
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        yield page
+        if (cursor := page.next_cursor) is None:
+            return
+
+
+async def all_items(fetch: Fetch[T]) -> list[T]:
+    """Every item of a cursor-paged listing, page after page (see `pages`)."""
+    return [item async for page in pages(fetch) for item in page.items]
 
 
 def check_limit(limit: int, *, maximum: int = MAX_PAGE_SIZE) -> int:

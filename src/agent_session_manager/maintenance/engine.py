@@ -25,7 +25,7 @@ from ..core.clock import ensure_utc, utc_now
 from ..core.digest import sha256_hex
 from ..core.errors import ASMError, NotFound, ValidationError
 from ..core.models import TERMINAL_SESSION_STATUSES, ArtifactRecord, Event, EventType, SessionStatus
-from ..core.pagination import MAX_PAGE_SIZE
+from ..core.pagination import MAX_PAGE_SIZE, all_items, pages
 from ..query.export import event_line
 from ..sessions.base import SessionStore
 from .base import (
@@ -468,14 +468,10 @@ class BatchedMaintenance(ABC):
     async def _records_of(self, session_id: str) -> list[ArtifactRecord]:
         if self.artifacts is None or not isinstance(self.store, ArtifactRegistry):
             return []
-        records: list[ArtifactRecord] = []
-        cursor: str | None = None
-        while True:
-            page = await self.store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-            records.extend(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                return records
+        registry = self.store
+        return await all_items(
+            lambda cursor: registry.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+        )
 
     async def _delete_blob(self, record: ArtifactRecord, dry_run: bool, tally: Tally) -> None:
         """Delete the blob of `record` if it lives in our artifact store (same `storage_ref`)."""
@@ -491,9 +487,7 @@ class BatchedMaintenance(ABC):
         """Delete blobs that no record names and that were last written before `before` (left by a crash
         between a blob's write and its record's, or by a record's removal before its blob's)."""
         registry = self._registry()
-        cursor: str | None = None
-        while True:
-            page = await artifacts.list("", limit=MAX_PAGE_SIZE, cursor=cursor)
+        async for page in pages(lambda cursor: artifacts.list("", limit=MAX_PAGE_SIZE, cursor=cursor)):
             for key in page.items:
                 try:
                     record = await registry.get_artifact_record(key)
@@ -509,9 +503,6 @@ class BatchedMaintenance(ABC):
                     if not dry_run:
                         await artifacts.delete(key)
                     tally.add("blobs_deleted", 1)
-            cursor = page.next_cursor
-            if cursor is None:
-                return
             await asyncio.sleep(0)
 
     async def _archive(self, policy: RetentionPolicy, events: Sequence[Event]) -> int:

@@ -108,8 +108,3 @@ class RetentionPolicy(Record):
                 details={"field": "archive_store"},
             )
         return self
-
-    @property
-    def prunes(self) -> bool:
-        """Whether this policy prunes events at all."""
-        return self.max_events_per_session is not None or self.max_total_events is not None

@@ -20,7 +20,7 @@ from opentelemetry.trace import TracerProvider as AnyTracerProvider
 
 from ..core.errors import StorageConnectionFailed, ValidationError
 from ..core.models import Run
-from ..core.pagination import DEFAULT_PAGE_SIZE
+from ..core.pagination import DEFAULT_PAGE_SIZE, all_items
 from ..core.urls import redact_url
 from ..sessions.base import SessionStore
 from .spans import GenAITelemetry
@@ -45,14 +45,7 @@ class SessionExport:
 
 
 async def _runs(store: SessionStore, session_id: str) -> list[Run]:
-    runs: list[Run] = []
-    cursor: str | None = None
-    while True:
-        page = await store.list_runs(session_id, limit=DEFAULT_PAGE_SIZE, cursor=cursor)
-        runs.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return runs
+    return await all_items(lambda cursor: store.list_runs(session_id, limit=DEFAULT_PAGE_SIZE, cursor=cursor))
 
 
 async def export_session(

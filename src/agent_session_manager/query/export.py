@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from ..artifacts.registry import ArtifactRegistry
 from ..core.errors import AlreadyExists, NotFound, SessionNotFound, ValidationError
 from ..core.models import ArtifactRecord, Event, Run, Session
-from ..core.pagination import MAX_PAGE_SIZE
+from ..core.pagination import MAX_PAGE_SIZE, pages
 from ..sessions.base import SessionStore
 
 EXPORT_FORMAT = "agent-session-manager/session-export"
@@ -129,14 +129,9 @@ def event_line(event: Event) -> bytes:
 
 
 async def _runs(store: SessionStore, session_id: str) -> AsyncIterator[Run]:
-    cursor: str | None = None
-    while True:
-        page = await store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+    async for page in pages(lambda cursor: store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)):
         for run in page.items:
             yield run
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 async def _event_batches(store: SessionStore, session_id: str) -> AsyncIterator[list[Event]]:
@@ -152,14 +147,12 @@ async def _event_batches(store: SessionStore, session_id: str) -> AsyncIterator[
 async def _artifacts(store: SessionStore, session_id: str) -> AsyncIterator[ArtifactRecord]:
     if not isinstance(store, ArtifactRegistry):
         return
-    cursor: str | None = None
-    while True:
-        page = await store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+    registry = store
+    async for page in pages(
+        lambda cursor: registry.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+    ):
         for record in page.items:
             yield record
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 def _line(record: dict[str, Any]) -> bytes:

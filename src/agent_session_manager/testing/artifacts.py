@@ -40,6 +40,7 @@ from ..core.errors import (
     StorageError,
     ValidationError,
 )
+from ..core.pagination import pages
 
 #: Keys that must be refused before any I/O: they would escape a root or a prefix, or are not text.
 BAD_KEYS: list[Any] = [
@@ -85,16 +86,10 @@ def listing_ordered(keys: list[str]) -> bool:
 
 
 async def all_keys(store: ArtifactStore, prefix: str = "", limit: int = 1000) -> list[str]:
-    """Every key under `prefix`, following cursors to the end."""
-    keys: list[str] = []
-    cursor = None
-    while True:
-        page = await store.list(prefix, limit=limit, cursor=cursor)
-        keys.extend(page.items)
-        if page.next_cursor is None:
-            return keys
-        assert len(page.items) == limit
-        cursor = page.next_cursor
+    """Every key under `prefix`, following cursors to the end (every page but the last is full)."""
+    listing = [page async for page in pages(lambda cursor: store.list(prefix, limit=limit, cursor=cursor))]
+    assert all(len(page.items) == limit for page in listing[:-1])
+    return [key for page in listing for key in page.items]
 
 
 async def agen(parts: list[bytes]) -> AsyncIterator[bytes]:

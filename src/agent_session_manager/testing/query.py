@@ -35,7 +35,7 @@ from ..core.errors import (
     ValidationError,
 )
 from ..core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
-from ..core.pagination import Page
+from ..core.pagination import Page, pages
 from ..pricing import PricingTable, ProviderPricing, Rates
 from ..query import query_api
 from ..query.base import EventFilter, EventOrder, QueryAPI, RunFilter, RunOrder
@@ -103,16 +103,12 @@ def oracle_total(usage: dict[str, Any]) -> int:
 
 
 async def collect(fetch: Callable[[str | None], Any], limit_pages: int = 10_000) -> tuple[list[Any], int]:
-    """Every item of a paged search, and how many pages it took."""
-    items: list[Any] = []
-    cursor: str | None = None
-    for pages in range(1, limit_pages + 1):
-        page: Page[Any] = await fetch(cursor)
-        items.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return items, pages
-    raise AssertionError("paging did not end")
+    """Every item of a paged search, and how many pages it took (`core.pagination.pages`, bounded)."""
+    seen: list[Page[Any]] = []
+    async for page in pages(fetch):
+        seen.append(page)
+        assert len(seen) <= limit_pages, "paging did not end"
+    return [item for page in seen for item in page.items], len(seen)
 
 
 class QueryAPIContract:

@@ -127,7 +127,6 @@ LATEST_SEQUENCE = (
     "SELECT q.last_sequence FROM asm_sessions s "
     "LEFT JOIN asm_session_sequences q ON q.session_id = s.id WHERE s.id = $1"
 )
-EVENTS_BY_ID = f"{EVENT_SELECT} WHERE id = $1"
 
 #: Delete a session and everything it owns (run in one transaction). The session row goes first: on
 #: PostgreSQL its row lock is what concurrent appends wait on (see `postgres.APPEND_ONE`), so the deletes
