@@ -11,7 +11,7 @@ import pytest
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "### Primitives for agent frameworks"
 #: Sections with one runnable example each, ending at the next `## ` heading.
-FRAMEWORKS = ("## Pydantic AI",)
+FRAMEWORKS = ("## OpenAI Agents SDK", "## Pydantic AI")
 
 
 def _blocks(heading: str = SECTION, end: str = "\n### ") -> list[str]:
@@ -34,5 +34,11 @@ def test_primitive_example_runs(index: int) -> None:
 def test_framework_example_runs(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (block,) = _blocks(heading, "\n## ")
-    exec(compile(block, f"README.md[{heading}]", "exec"), {"__name__": "__main__"})
+    try:
+        exec(compile(block, f"README.md[{heading}]", "exec"), {"__name__": "__main__"})
+    finally:
+        if heading == "## OpenAI Agents SDK":
+            import agents
+
+            agents.set_trace_processors([])  # the example installs its processor process-wide
     assert (tmp_path / ".asm" / "asm.db").exists()

@@ -6,6 +6,8 @@ ending in `.jsonl` or `.ndjson` gets JSON Lines and everything else JSON. `--out
 temporary file that replaces the target only once the whole export is in it: a failed export never
 leaves a torn file. `import` recognises both encodings by their first line, reads a file or standard
 input (`-`), and writes all or nothing; a session that already exists is `already_exists`.
+`import --from URL` reads another system's store instead: `openai-sqlite:///path` imports every session
+of an OpenAI Agents SDK `SQLiteSession` database (extra `[openai-agents]`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Annotated, BinaryIO
 import orjson
 import typer
 
+from ..core.errors import ValidationError
 from ..query.export import export_session, import_session, stream_session_jsonl
 from .common import (
     AsJson,
@@ -83,13 +86,29 @@ def _counts(runs: int, events: int, artifacts: int) -> str:
 def import_(
     ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(metavar="FILE", help="An export file (JSON or JSON Lines), or - for stdin.")
-    ],
+        str | None,
+        typer.Argument(metavar="FILE", help="An export file (JSON or JSON Lines), or - for stdin."),
+    ] = None,
+    from_url: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="URL",
+            help="Import every session of another store instead of a FILE: openai-sqlite:///path "
+            "(an OpenAI Agents SDK SQLiteSession database).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Import a session exported by `asm export` (or `export_session`), all or nothing."""
+    """Import a session exported by `asm export` (or `export_session`), all or nothing; or, with
+    `--from`, every session of another system's store."""
 
     async def go() -> None:
+        if from_url is not None and source is None:
+            await _import_from(ctx, from_url, as_json)
+            return
+        if source is None or from_url is not None:
+            raise ValidationError("give either an export FILE or --from URL", details={"field": "source"})
         with input_file(source) as stream:
             first = stream.readline()
             async with await open_sessions(ctx) as store:
@@ -107,6 +126,26 @@ def import_(
         )
 
     run(go())
+
+
+async def _import_from(ctx: typer.Context, url: str, as_json: bool) -> None:
+    """`asm import --from URL`: every session of an OpenAI Agents SDK `SQLiteSession` database."""
+    if not url.startswith("openai-sqlite:"):
+        raise ValidationError(
+            "--from supports openai-sqlite:///path (an OpenAI Agents SDK SQLiteSession database)",
+            details={"field": "from"},
+        )
+    from ..integrations.openai_agents.importer import import_sqlite_sessions
+
+    async with await open_sessions(ctx) as store:
+        imported = await import_sqlite_sessions(store, url)
+    if as_json:
+        print_json([asdict(one) for one in imported])
+        return
+    for one in imported:
+        skipped = f", {one.skipped} unreadable rows skipped" if one.skipped else ""
+        say(f"imported {one.sdk_session_id} as {one.session_id}: {one.items} items{skipped}")
+    say(f"{len(imported)} sessions imported")
 
 
 def _is_jsonl_header(line: bytes) -> bool:
