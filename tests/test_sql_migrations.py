@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from agent_session_manager import MigrationRequired, Session, open_store
+from agent_session_manager import Event, EventType, MigrationRequired, Session, open_store
 from agent_session_manager.core.errors import StorageConnectionFailed, StorageError
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES, VERSION_TABLE, metadata
@@ -207,3 +207,19 @@ async def test_an_outdated_schema_names_the_pending_migrations(empty_url: str) -
     async with await open_store(empty_url, migrate=True) as store:
         assert (await store.list_sessions()).items == []
     assert await migrations.status_async(empty_url) == (migrations.head(), migrations.head())
+
+
+async def test_a_database_with_data_gains_state_documents_in_place(empty_url: str) -> None:
+    # A database of the previous release, with data: write through today's store, then take the schema
+    # back to 0002 (which drops only asm_states), as a database created before state documents.
+    await migrations.upgrade_async(empty_url)
+    async with await open_store(empty_url) as store:
+        session = await store.save_session(Session(agent_id="old"))
+        await store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id))
+    await migrations.downgrade_async(empty_url, "0002_query_indexes")
+    assert "asm_states" not in await _tables(empty_url)
+    async with await open_store(empty_url, migrate=True) as store:
+        assert (await store.get_session(session.id)).agent_id == "old"
+        assert await store.get_latest_sequence(session.id) == 1
+        state = await store.merge_state(f"session:{session.id}", {"upgraded": True})
+        assert (state.version, state.value) == (1, {"upgraded": True})
