@@ -11,6 +11,9 @@ alternating ours and bare for each repetition, and reports the median rate of ea
 * batches of 100 and 10,000: `store.append_events` vs counter upsert + binary COPY (PostgreSQL) or
   counter upsert + `executemany` (SQLite), in one transaction.
 * 16 writers on 16 sessions (PostgreSQL): one store with a pool of 16 vs 16 bare connections.
+* our pool vs asyncpg's (PostgreSQL): the same store on its own pool and on `asyncpg.create_pool(...,
+  reset=<no-op>)` (`open_store(url, pool=...)`), single appends and 16 writers; the baseline here is the
+  store on asyncpg's pool, so a ratio above 1 means our pool is faster.
 * reads: the latest 100 events of a session of 1k / 100k / 1M events, and one page of 50 sessions in
   the middle of 1k / 100k / 1M sessions, vs the same SELECT through the bare driver (rates in reads/s;
   "<= 2x the bare time" is a ratio >= 0.5).
@@ -260,6 +263,7 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
         )
     )
     await pool.close()
+    results += await _pool_cases(quick, url, store, n, writers, per_writer)
     results += await _reads(
         "PG",
         quick,
@@ -270,6 +274,61 @@ async def _pg_run(quick: bool, url: str, store: Any, bare: asyncpg.Connection) -
         lambda value: value,
     )
     return results
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """asyncpg's `reset=` tuned for the store: it changes no session state, so nothing is reset."""
+
+
+async def _pool_cases(
+    quick: bool, url: str, store: Any, n: int, writers: int, per_writer: int
+) -> list[Result]:
+    """Our pool (`postgres._Pool`) against asyncpg's pool with `reset=` tuned, both under the same store
+    (`open_store(url, pool=...)`): whether our own pool still earns its place."""
+    shared = await asyncpg.create_pool(url, min_size=writers, max_size=writers, reset=_no_reset)
+    pooled = await open_store(url, pool=shared)
+
+    def single(target: Any) -> Callable[[], Awaitable[Runner]]:
+        async def prepare() -> Runner:
+            events = _events(await _fresh(target), n)
+
+            async def run() -> None:
+                for event in events:
+                    await target.append_event(event)
+
+            return run
+
+        return prepare
+
+    def many(target: Any) -> Callable[[], Awaitable[Runner]]:
+        async def prepare() -> Runner:
+            work = [_events(await _fresh(target), per_writer) for _ in range(writers)]
+
+            async def one(events: list[Event]) -> None:
+                for event in events:
+                    await target.append_event(event)
+
+            async def run() -> None:
+                await asyncio.gather(*(one(events) for events in work))
+
+            return run
+
+        return prepare
+
+    try:
+        return [
+            await _compare("PG append 1 event: our pool / asyncpg's", n, single(store), single(pooled), None),
+            await _compare(
+                f"PG {writers} writers: our pool / asyncpg's",
+                writers * per_writer,
+                many(store),
+                many(pooled),
+                None,
+            ),
+        ]
+    finally:
+        await pooled.close()
+        await shared.close()
 
 
 async def _pg_fill_events(bare: asyncpg.Connection, session_id: str, start: int, count: int) -> None:

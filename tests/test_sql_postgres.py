@@ -16,6 +16,7 @@ from agent_session_manager import (
     Session,
     SessionNotFound,
     StorageConnectionFailed,
+    ValidationError,
     open_store,
 )
 from agent_session_manager.sessions.base import EventQuery, SessionStore
@@ -290,3 +291,61 @@ async def test_a_listener_lost_while_it_starts_listening_is_a_connection_error(
     assert all(connection.is_closed() for connection in opened)
     monkeypatch.undo()
     assert await pg_store.get_events(session.id, wait=0.05) == []
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """asyncpg's `reset=`: the store changes no session state, so nothing needs resetting."""
+
+
+async def test_an_application_pool_runs_every_statement_and_stays_open(pg_store_url: str) -> None:
+    await _truncate(pg_store_url)
+    pool = await asyncpg.create_pool(pg_store_url, min_size=1, max_size=3, reset=_no_reset)
+    try:
+        async with await open_store(pg_store_url, pool=pool) as store:
+            sessions = [await store.save_session(Session(agent_id="app")) for _ in range(8)]
+
+            async def chat(session: Session) -> None:
+                for n in range(10):
+                    await store.append_event(
+                        Event(type=EventType.MESSAGE_SENT, session_id=session.id, data={"n": n})
+                    )
+
+            await asyncio.gather(*(chat(s) for s in sessions))
+            assert [len(await store.get_events(s.id)) for s in sessions] == [10] * 8
+            assert len((await store.list_sessions(agent_id="app")).items) == 8
+        assert await pool.fetchval("SELECT count(*) FROM asm_events") == 80
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_factory_opens_the_store_pool(pg_store_url: str) -> None:
+    await _truncate(pg_store_url)
+    opened: list[asyncpg.Connection] = []
+
+    async def connect() -> asyncpg.Connection:
+        connection = await asyncpg.connect(pg_store_url)
+        opened.append(connection)
+        return connection
+
+    async with await open_store(pg_store_url, connect=connect, pool_size=2) as store:
+        session = await store.save_session(Session(agent_id="factory"))
+        await asyncio.gather(
+            *(store.append_event(Event(type=EventType.MESSAGE_SENT, session_id=session.id)) for _ in range(6))
+        )
+        assert [e.sequence_number for e in await store.get_events(session.id)] == [1, 2, 3, 4, 5, 6]
+    assert 1 <= len(opened) <= 2
+    assert all(connection.is_closed() for connection in opened)
+
+
+async def test_pool_and_connect_are_checked(pg_store_url: str) -> None:
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(pg_store_url)
+
+    pool = await asyncpg.create_pool(pg_store_url, min_size=1, max_size=1)
+    try:
+        with pytest.raises(ValidationError, match="not both"):
+            await open_store(pg_store_url, pool=pool, connect=connect)
+    finally:
+        await pool.close()
+    with pytest.raises(ValidationError, match=r"pool must be an asyncpg\.Pool"):
+        await open_store(pg_store_url, pool="postgresql://elsewhere")

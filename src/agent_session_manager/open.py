@@ -81,7 +81,23 @@ def resolve_backend(url: str, registry: dict[str, tuple[str, str]], kind: str) -
 async def open_store(url: str | None = None, **options: Any) -> SessionStore:
     """Open and connect the session store at `url` (default: `default_database_url()`).
 
-    The result is an async context manager: `async with await open_store(url) as store: ...`.
+    Args:
+        url: `memory://`, `sqlite:///path/to/asm.db`, `postgresql://user@host/db`, or a scheme added
+            with `register_session_backend`.
+        **options: the backend's options (e.g. `migrate=True` for the SQL stores; `pool=` for PostgreSQL).
+
+    Returns:
+        The connected store, an async context manager: `async with await open_store(url) as store: ...`.
+
+    Raises:
+        ValidationError: an unsupported scheme, a malformed URL or an unknown option.
+        DependencyNotAvailable: the scheme's optional dependency is not installed (names the extra).
+        MigrationRequired: a SQL database without the current schema (open with `migrate=True`).
+        StorageConnectionFailed: the database could not be reached.
+
+    Example:
+        >>> async with await open_store("sqlite:///./.asm/asm.db", migrate=True) as store:  # doctest: +SKIP
+        ...     session = await store.save_session(Session(agent_id="support-bot"))
     """
     url = url or default_database_url()
     backend = resolve_backend(url, _SESSION_BACKENDS, "session store")

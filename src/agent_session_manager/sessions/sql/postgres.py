@@ -64,6 +64,8 @@ from .store import SQLSessionStore, refused_without_reason, run_refusal, session
 from .urls import host_of, postgres_dsn
 
 T = TypeVar("T")
+#: An async factory of new connections (`connect=`).
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 CHANNEL = "asm_events"
 DEFAULT_POOL_SIZE = 10
@@ -251,18 +253,62 @@ class _Pool:
         self._hand_over(None)  # a waiter wakes up and finds the pool closed
 
 
+class _SharedPool:
+    """An application's own asyncpg pool, used as the store's pool (`open_store(url, pool=...)`).
+
+    The pool stays the application's: closing the store leaves it open. asyncpg releases a connection
+    with a coroutine, so each release here is a task (awaited on close); pass `reset=` to
+    `asyncpg.create_pool` to skip its `RESET ALL` round trip, which the store does not need.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    async def acquire(self) -> asyncpg.Connection:
+        connection: asyncpg.Connection = await self._pool.acquire()
+        return connection
+
+    def release(self, connection: asyncpg.Connection | None, *, broken: bool = False) -> None:
+        if connection is None:
+            return
+        if broken or connection.is_in_transaction():
+            connection.terminate()
+        task = asyncio.get_running_loop().create_task(self._pool.release(connection))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    def drop_idle(self) -> None:
+        """Nothing to do: asyncpg's pool replaces a closed connection when it is next acquired."""
+
+    async def close(self) -> None:
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
+
+
 class PostgresSessionStore(SQLSessionStore):
     """The SQL session store on a PostgreSQL database."""
 
     backend: ClassVar[str] = "postgresql"
     dialect: ClassVar[Dialect] = POSTGRES
 
-    def __init__(self, url: str, *, pool_size: int, poll_interval: float, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int,
+        poll_interval: float,
+        connect_timeout: float,
+        pool: asyncpg.Pool | None = None,
+        connect: Connect | None = None,
+    ) -> None:
         super().__init__(url, poll_interval=poll_interval)
         self._dsn = postgres_dsn(url)
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
-        self._pool: _Pool | None = None
+        self._given_pool = pool
+        self._given_connect = connect
+        self._pool: _Pool | _SharedPool | None = None
         self._listener: asyncpg.Connection | None = None
         self._listening = asyncio.Lock()
         self._notifier: asyncpg.Connection | None = None
@@ -281,12 +327,48 @@ class PostgresSessionStore(SQLSessionStore):
         pool_size: int = DEFAULT_POOL_SIZE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        pool: asyncpg.Pool | None = None,
+        connect: Connect | None = None,
     ) -> PostgresSessionStore:
-        """Connect to `postgresql://user:password@host:port/db`; `migrate=True` upgrades the schema first,
-        otherwise a missing or outdated schema raises `migration_required`."""
+        """Connect to `postgresql://user:password@host:port/db`.
+
+        Args:
+            url: the database; also what the listener and notifier connections of long-polls open
+                (they hold session state, so they are always the store's own) and what migrations use.
+            migrate: upgrade the schema first; otherwise a missing or outdated schema raises
+                `migration_required`.
+            pool_size: connections of the store's own pool.
+            pool: an application's `asyncpg.Pool` to run every statement on instead of a pool of the
+                store's own (left open when the store closes).
+            connect: an async factory of `asyncpg.Connection`s for the store's own pool (instead of
+                connecting to `url`), e.g. to set up codecs or SSL your way.
+
+        Raises:
+            ValidationError: a bad option, or both `pool` and `connect`.
+            MigrationRequired, StorageConnectionFailed: as for `open_store`.
+
+        Example:
+            >>> app_pool = await asyncpg.create_pool(url, reset=no_reset)  # doctest: +SKIP
+            >>> store = await open_store(url, pool=app_pool)  # doctest: +SKIP
+        """
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValidationError("pool_size must be a positive integer", details={"field": "pool_size"})
-        store = cls(url, pool_size=pool_size, poll_interval=poll_interval, connect_timeout=connect_timeout)
+        if pool is not None and connect is not None:
+            raise ValidationError("give pool= or connect=, not both", details={"field": "pool"})
+        if pool is not None and not isinstance(pool, asyncpg.Pool):
+            raise ValidationError(
+                f"pool must be an asyncpg.Pool, not {type(pool).__name__}", details={"field": "pool"}
+            )
+        if connect is not None and not callable(connect):
+            raise ValidationError("connect must be an async function", details={"field": "connect"})
+        store = cls(
+            url,
+            pool_size=pool_size,
+            poll_interval=poll_interval,
+            connect_timeout=connect_timeout,
+            pool=pool,
+            connect=connect,
+        )
         if migrate:
             await migrations.upgrade_async(url)
         await store._start()
@@ -327,8 +409,20 @@ class PostgresSessionStore(SQLSessionStore):
             raise self._unreachable(exc) from exc
         return connection
 
+    async def _pooled(self) -> asyncpg.Connection:
+        """A new connection of the store's own pool: from `connect=` if given, else from the URL."""
+        if self._given_connect is None:
+            return await self._connect()
+        try:
+            return await self._given_connect()
+        except (*_CONNECTION_LOST, *_REFUSED) as exc:
+            raise self._unreachable(exc) from exc
+
     async def _start(self) -> None:
-        self._pool = _Pool(self._connect, self._pool_size)
+        if self._given_pool is not None:
+            self._pool = _SharedPool(self._given_pool)
+        else:
+            self._pool = _Pool(self._pooled, self._pool_size)
         try:
             tables = {row[0] for row in await self._fetch(TABLES)}
             current = None
