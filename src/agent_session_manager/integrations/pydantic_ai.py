@@ -50,7 +50,7 @@ from .. import sync
 from ..core import ids
 from ..core.errors import ConflictError, SessionNotFound, ValidationError
 from ..core.models import Event, EventType, Session, SessionStatus
-from ..core.pagination import DEFAULT_PAGE_SIZE
+from ..core.pagination import pages
 from ..query import query_api
 from ._stores import BoundStore
 
@@ -185,17 +185,14 @@ class ASMConversationStore(ConversationStore):
     async def _all_records(self) -> list[ConversationRecord]:
         store = self._bound.store
         records = []
-        cursor = None
-        while True:
-            page = await store.list_sessions(agent_id=self.agent_id, limit=DEFAULT_PAGE_SIZE, cursor=cursor)
+        async for page in pages(lambda cursor: store.list_sessions(agent_id=self.agent_id, cursor=cursor)):
             for session in page.items:
                 conversation_id = session.metadata.get("pydantic_ai", {}).get("conversation_id")
                 if isinstance(conversation_id, str):
                     record, _ = await self._current(conversation_id)
                     if record is not None:
                         records.append(record)
-            if (cursor := page.next_cursor) is None:
-                return records
+        return records
 
     async def _write_record(
         self, record: ConversationRecord, entries: list[ConversationEntry], expected_revision: str | None
