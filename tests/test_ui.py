@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -501,6 +502,34 @@ def test_the_session_workspace_lists_previews_and_downloads_its_files(
     assert Path(download.value.path()).read_bytes() == REPLY
     missing = httpx.get(f"{server.url}sessions/{stores.demo_id}/workspace/view/nothing/here.txt")
     assert missing.status_code == 404
+
+
+def test_a_langgraph_thread_renders_with_the_same_views(stores: Stores, server: Server, page) -> None:
+    """Two turns of a real LangGraph graph (agent -> tools -> agent, scripted) checkpointed by `ASMSaver`
+    into the store the server reads: messages, tool calls and token usage are core events and render as
+    such; LangGraph's own records are namespaced events, shown generically and filterable."""
+    pytest.importorskip("langgraph")
+    from agent_session_manager.integrations.langgraph import ASMSaver
+    from agent_session_manager.integrations.langgraph.layout import session_id_for
+    from test_langgraph_graph import CONFIG, THREAD, build, question
+
+    with ASMSaver.from_url(stores.database_url) as saver:
+        graph = build(saver)
+        for turn in (1, 2):
+            graph.invoke({"messages": [question(turn)]}, CONFIG)
+    page.goto(f"{server.url}sessions/{quote(session_id_for(THREAD), safe='')}")
+    assert page.locator(".bubble.role-user").all_inner_texts() == ["USER\nquestion 1", "USER\nquestion 2"]
+    assert "answer 3: question 1 -> auto" in page.locator(".bubble.role-assistant").all_inner_texts()[1]
+    calls = page.locator("li.kind-tool_call")
+    assert calls.count() == 2 and "question 1 -> auto" in calls.first.locator(".result").inner_text()
+    assert page.locator("li.kind-tokens").count() == 4
+    assert page.locator("li[data-type='langgraph.checkpoint']").count() > 0
+    sequences = _sequences(page)
+    assert sequences == list(range(1, len(sequences) + 1))
+    page.fill("input[name=type]", "langgraph.checkpoint")
+    page.click("#timeline-filters button[type=submit]")
+    shown = page.eval_on_selector_all("#timeline > li", "e => e.map(x => x.dataset.type)")
+    assert shown and set(shown) == {"langgraph.checkpoint"}
 
 
 def test_snapshot_history_and_diff(stores: Stores, server: Server, page) -> None:

@@ -118,12 +118,20 @@ def cards(events: Sequence[Event]) -> list[EventCard]:
             EventCard(
                 event=event,
                 kind=kind_of(event),
-                summary=summarize(event),
+                summary=_short(summarize(event)),
                 partner=None if partner is None else partner.sequence_number,
                 result=partner if event.type == "tool_call_started" else None,
             )
         )
     return result
+
+
+#: The longest one-line summary of an event (the raw JSON holds the rest).
+SUMMARY_CHARS = 240
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 def card(event: Event) -> EventCard:
