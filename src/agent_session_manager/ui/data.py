@@ -17,7 +17,7 @@ from ..cli.common import run_cost
 from ..composite import CompositeSessionStore
 from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
 from ..core.pagination import MAX_PAGE_SIZE
-from ..core.usage import total_tokens
+from ..core.usage import TOKEN_KEYS, token_counts, total_tokens
 from ..query import SessionOrder, query_api
 from ..query.base import TokenTotals, UsageSummary
 
@@ -148,7 +148,6 @@ class SessionView:
 
     session: Session
     event_count: int
-    latest_sequence: int
     first_event_at: datetime | None
     last_event_at: datetime | None
     tokens: TokenTotals
@@ -179,29 +178,41 @@ async def artifacts_of(store: CompositeSessionStore, session_id: str) -> list[Ar
 async def session_view(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> SessionView:
     """The session, its totals, runs, artifact records and one page of its timeline.
 
-    The page is one `get_events` call with `limit + 1` (the extra event only says whether there is a next
-    page), so it costs the same on the first page of a 100,000-event session as on the last.
+    Every read is indexed or bounded by the session's runs and artifacts: the event count, the first and
+    the newest event (for the duration), and the page (one `get_events` call with `limit + 1`, the extra
+    event only saying whether there is a next page), so a page of a 100,000-event session costs what one
+    of a 100-event session does, but for counting.
     """
     session = await store.get_session(session_id)
-    stats, runs, artifacts, page = await asyncio.gather(
-        query_api(store).get_session_stats(session_id),
+    count, first, last, runs, artifacts, page = await asyncio.gather(
+        query_api(store).count_events(session_ids=session_id),
+        store.get_events(session_id, limit=1),
+        store.get_events(session_id, last=1),
         runs_of(store, session_id),
         artifacts_of(store, session_id),
         timeline_page(store, session_id, query),
     )
     return SessionView(
         session=session,
-        event_count=stats.event_count,
-        latest_sequence=stats.latest_sequence,
-        first_event_at=stats.first_event_at,
-        last_event_at=stats.last_event_at,
-        tokens=stats.token_totals,
+        event_count=count,
+        first_event_at=first[0].timestamp if first else None,
+        last_event_at=last[0].timestamp if last else None,
+        tokens=token_totals(runs),
         cost_usd=total_cost(runs),
         runs=runs,
         artifacts=artifacts,
         timeline=page,
         run_costs={r.id: run_cost(r) for r in runs},
     )
+
+
+def token_totals(runs: Sequence[Run]) -> TokenTotals:
+    """The token counters of `runs`, summed (each run read as `core.usage` says)."""
+    sums = dict.fromkeys(TOKEN_KEYS, 0)
+    for run in runs:
+        for key, value in token_counts(run.token_usage).items():
+            sums[key] += value
+    return TokenTotals(**sums)
 
 
 async def timeline_page(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> TimelinePage:
