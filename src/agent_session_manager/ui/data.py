@@ -16,7 +16,7 @@ from typing import Any
 from ..cli.common import run_cost
 from ..composite import CompositeSessionStore
 from ..core.models import ArtifactRecord, Event, EventType, Run, Session, SessionStatus
-from ..core.pagination import MAX_PAGE_SIZE
+from ..core.pagination import MAX_PAGE_SIZE, all_items
 from ..core.usage import TOKEN_KEYS, token_counts, total_tokens
 from ..query import SessionOrder, query_api
 from ..query.base import TokenTotals, UsageSummary
@@ -60,13 +60,7 @@ class SessionList:
 
 async def runs_of(store: CompositeSessionStore, session_id: str) -> list[Run]:
     """Every run of a session, oldest first (all pages)."""
-    runs: list[Run] = []
-    cursor = None
-    while True:
-        page = await store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-        runs.extend(page.items)
-        if (cursor := page.next_cursor) is None:
-            return runs
+    return await all_items(lambda cursor: store.list_runs(session_id, limit=MAX_PAGE_SIZE, cursor=cursor))
 
 
 def total_cost(runs: Sequence[Run]) -> float | None:
@@ -166,13 +160,9 @@ class SessionView:
 
 async def artifacts_of(store: CompositeSessionStore, session_id: str) -> list[ArtifactRecord]:
     """Every artifact record of a session (all pages)."""
-    records: list[ArtifactRecord] = []
-    cursor = None
-    while True:
-        page = await store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-        records.extend(page.items)
-        if (cursor := page.next_cursor) is None:
-            return records
+    return await all_items(
+        lambda cursor: store.list_artifact_records(session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+    )
 
 
 async def session_view(store: CompositeSessionStore, session_id: str, query: TimelineQuery) -> SessionView:
