@@ -50,6 +50,7 @@ from .filters import run_statuses, session_statuses
 from .state import (
     State,
     StateChange,
+    StateWrites,
     check_prefix,
     check_scope,
     check_state_updates,
@@ -71,7 +72,7 @@ def detached(model: M) -> M:
     return model.model_copy(deep=True)
 
 
-class InMemorySessionStore(LongPollSubscription):
+class InMemorySessionStore(LongPollSubscription, StateWrites):
     """A `SessionStore` that keeps everything in dicts and lists of this process."""
 
     backend = "memory"
@@ -298,14 +299,6 @@ class InMemorySessionStore(LongPollSubscription):
         state = self._states.get(check_scope(scope))
         return None if state is None else _copy_state(state)
 
-    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
-        return self._change_state(StateChange.put(scope, value, expected_version))
-
-    async def merge_state(
-        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
-    ) -> State:
-        return self._change_state(StateChange.merge(scope, delta, expected_version))
-
     async def delete_state(self, scope: str) -> bool:
         return self._states.pop(check_scope(scope), None) is not None
 
@@ -320,7 +313,7 @@ class InMemorySessionStore(LongPollSubscription):
         next_cursor = encode_state_cursor(start, page[-1].scope) if len(scopes) > limit else None
         return Page(page, next_cursor)
 
-    def _change_state(self, change: StateChange) -> State:
+    async def _change_state(self, change: StateChange) -> State:
         state = self._plan_states([change], set())[change.scope]
         self._states[change.scope] = state
         return _copy_state(state)

@@ -22,6 +22,7 @@ keys never lose one. After `delete_state` the scope holds nothing and a new docu
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,6 +157,24 @@ class StateChange:
                 f"session {self.session_id!r} not found (scope {self.scope!r})",
                 details={"session_id": self.session_id, "scope": self.scope},
             )
+
+
+class StateWrites(abc.ABC):
+    """`put_state` and `merge_state`, written once: a backend validates nothing itself and supplies only
+    `_change_state`, which applies one checked `StateChange` atomically."""
+
+    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
+        return await self._change_state(StateChange.put(scope, value, expected_version))
+
+    async def merge_state(
+        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
+    ) -> State:
+        return await self._change_state(StateChange.merge(scope, delta, expected_version))
+
+    @abc.abstractmethod
+    async def _change_state(self, change: StateChange) -> State:
+        """Apply `change` atomically (the expectation checked in the same step as the write), or raise
+        why it cannot apply (`StateChange.refusal`), writing nothing."""
 
 
 def check_state_updates(updates: Any) -> list[StateChange]:

@@ -47,6 +47,7 @@ from ..filters import run_statuses, session_statuses
 from ..state import (
     State,
     StateChange,
+    StateWrites,
     check_prefix,
     check_scope,
     check_state_updates,
@@ -155,7 +156,7 @@ def events_query(query: EventQuery) -> tuple[str, list[Any]]:
     return sql, args
 
 
-class SQLSessionStore(LongPollSubscription, abc.ABC):
+class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     """The SQL session store; `SQLiteSessionStore` and `PostgresSessionStore` run it on their engine."""
 
     backend: ClassVar[str]
@@ -186,11 +187,6 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
     async def _append(self, batch: Batch, states: Sequence[StateChange] = ()) -> list[Event]:
         """Write `batch` atomically (see `batch.py`) and return the stored events in input order; apply
         the state `states` changes in the same transaction (`_change_state`'s rules), all or nothing."""
-
-    @abc.abstractmethod
-    async def _change_state(self, change: StateChange) -> State:
-        """Apply one state change atomically (the expectation checked in the same step), or raise
-        why it cannot apply (`StateChange.refusal`), writing nothing."""
 
     @abc.abstractmethod
     async def _delete_events(self, deletion: EventDeletion, sql: str, args: Sequence[Any]) -> int:
@@ -450,14 +446,6 @@ class SQLSessionStore(LongPollSubscription, abc.ABC):
     async def get_state(self, scope: str) -> State | None:
         row = await self._one(q.GET_STATE, check_scope(scope))
         return None if row is None else state_from_row(self.dialect, row)
-
-    async def put_state(self, scope: str, value: JSONObject, *, expected_version: int | None = None) -> State:
-        return await self._change_state(StateChange.put(scope, value, expected_version))
-
-    async def merge_state(
-        self, scope: str, delta: JSONObject, *, expected_version: int | None = None
-    ) -> State:
-        return await self._change_state(StateChange.merge(scope, delta, expected_version))
 
     async def delete_state(self, scope: str) -> bool:
         return bool(await self._write(self._q(q.DELETE_STATE), (check_scope(scope),)))
