@@ -42,6 +42,8 @@ def write(path: Path, data: bytes) -> None:
 
 
 class TestFileArtifactStore(ArtifactStoreContract):
+    backend = "file"
+
     @pytest.fixture(autouse=True)
     def _paths(self, tmp_path: Path) -> None:
         self.base = tmp_path

@@ -10,6 +10,8 @@ from agent_session_manager.testing.artifacts import flip_byte
 
 
 class TestInMemoryArtifactStore(ArtifactStoreContract):
+    backend = "memory"
+
     async def new_store(self) -> ArtifactStore:
         return await open_artifact_store("memory://")
 

@@ -49,6 +49,8 @@ async def raw_keys(target: S3Target) -> list[str]:
 
 
 class TestS3ArtifactStore(ArtifactStoreContract):
+    backend = "s3"
+
     @pytest.fixture(autouse=True)
     async def _target(self, s3_target: S3Target) -> None:
         self.target = s3_target

@@ -35,11 +35,15 @@ from agent_session_manager.testing.services import SeaweedFS, unavailable
 
 
 class TestCompositeAsSessionStore(SessionStoreContract):
+    backend = "composite"
+
     async def new_store(self) -> SessionStore:
         return CompositeSessionStore(InMemorySessionStore(), InMemoryArtifactStore())
 
 
 class TestCompositeAsArtifactStore(ArtifactStoreContract):
+    backend = "composite"
+
     @pytest.fixture(autouse=True)
     def _root(self, tmp_path: Path) -> None:
         self.root = tmp_path / "blobs"

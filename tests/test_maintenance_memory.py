@@ -16,6 +16,8 @@ from agent_session_manager.testing.maintenance import MaintenanceContract
 
 
 class TestMemoryMaintenance(MaintenanceContract):
+    backend = "memory"
+
     async def new_store(self) -> SessionStore:
         return await open_store("memory://")
 

@@ -21,6 +21,8 @@ def maintenance_pg_url(postgres_url: str) -> str:
 
 
 class TestPostgresMaintenance(SQLStoreFaults, MaintenanceContract):
+    backend = "postgresql"
+
     @pytest.fixture(autouse=True)
     def _database(self, maintenance_pg_url: str) -> None:
         self.url = maintenance_pg_url

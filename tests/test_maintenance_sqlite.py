@@ -14,6 +14,8 @@ from agent_session_manager.testing.maintenance import MaintenanceContract, SQLSt
 
 
 class TestSQLiteMaintenance(SQLStoreFaults, MaintenanceContract):
+    backend = "sqlite"
+
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
         self.path = tmp_path / "asm.db"

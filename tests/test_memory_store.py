@@ -9,6 +9,8 @@ from agent_session_manager.testing import SessionStoreContract
 
 
 class TestInMemorySessionStore(SessionStoreContract):
+    backend = "memory"
+
     async def new_store(self) -> SessionStore:
         return await open_store("memory://")
 

@@ -10,6 +10,8 @@ from agent_session_manager.testing.query import QueryAPIContract
 
 
 class TestMemoryQueryAPI(QueryAPIContract):
+    backend = "memory"
+
     async def new_store(self) -> SessionStore:
         return await open_store("memory://")
 

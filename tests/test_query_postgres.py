@@ -38,6 +38,8 @@ async def _truncate(url: str) -> None:
 
 
 class TestPostgresQueryAPI(QueryAPIContract):
+    backend = "postgresql"
+
     @pytest.fixture(autouse=True)
     def _database(self, query_pg_url: str) -> None:
         self.url = query_pg_url

@@ -13,6 +13,8 @@ from agent_session_manager.testing.query import QueryAPIContract
 
 
 class TestSQLiteQueryAPI(QueryAPIContract):
+    backend = "sqlite"
+
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
         self.path = tmp_path / "asm.db"

@@ -15,6 +15,8 @@ from agent_session_manager.testing import SnapshotStorageContract
 
 
 class TestFileSnapshots(SnapshotStorageContract):
+    backend = "file"
+
     @pytest.fixture(autouse=True)
     def _base(self, tmp_path: Path) -> None:
         self.base = tmp_path / "snapshots"

@@ -29,6 +29,8 @@ async def keys(target: S3Target) -> list[str]:
 
 
 class TestS3Snapshots(SnapshotStorageContract):
+    backend = "s3"
+
     @pytest.fixture(autouse=True)
     def _target(self, s3_target: S3Target) -> None:
         self.target = s3_target

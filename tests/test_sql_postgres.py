@@ -48,6 +48,8 @@ async def _truncate(url: str) -> None:
 
 
 class TestPostgresSessionStore(SessionStoreContract):
+    backend = "postgresql"
+
     @pytest.fixture(autouse=True)
     def _database(self, pg_store_url: str) -> None:
         self.url = pg_store_url

@@ -31,6 +31,8 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class TestSQLiteSessionStore(SessionStoreContract):
+    backend = "sqlite"
+
     @pytest.fixture(autouse=True)
     def _database(self, tmp_path: Path, migrated_template: Path) -> None:
         self.path = tmp_path / "asm.db"

@@ -26,6 +26,8 @@ from agent_session_manager.workspaces.local import LocalWorkspaceStorage
 
 
 class TestLocalWorkspaces(WorkspaceStorageContract):
+    backend = "file"
+
     @pytest.fixture(autouse=True)
     def _base(self, tmp_path: Path) -> None:
         self.base = tmp_path / "workspaces"

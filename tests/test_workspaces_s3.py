@@ -38,6 +38,7 @@ async def keys(target: S3Target, prefix: str = "") -> list[str]:
 
 
 class TestS3Workspaces(WorkspaceStorageContract):
+    backend = "s3"
     has_remote = True
 
     @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ from ..core.errors import (
     ValidationError,
 )
 from ..core.pagination import pages
+from .registry import Contract
 
 #: Keys that must be refused before any I/O: they would escape a root or a prefix, or are not text.
 BAD_KEYS: list[Any] = [
@@ -102,7 +103,7 @@ class Boom(Exception):
     """Raised by a caller's chunk iterator in the tests."""
 
 
-class ArtifactStoreContract:
+class ArtifactStoreContract(Contract):
     """Subclass in a test module and implement `new_store` (and optionally `corrupt`, `outside`)."""
 
     async def new_store(self) -> ArtifactStore:

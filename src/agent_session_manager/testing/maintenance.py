@@ -46,6 +46,7 @@ from ..maintenance import (
 )
 from ..query import import_session, query_api
 from ..sessions.base import SessionStore
+from .registry import Contract
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
 #: A policy that does nothing unless a test switches a step on.
@@ -77,7 +78,7 @@ class FailingArchive(InMemoryArtifactStore):
         raise StorageError("archive is down")
 
 
-class MaintenanceContract:
+class MaintenanceContract(Contract):
     """Subclass in a test module and implement `new_store`, `drop_session_row` and `set_counter`."""
 
     concurrent_prune_events = 100_000

@@ -20,6 +20,7 @@ import pytest
 from ..core.errors import ConflictError, InvalidEventType, SessionNotFound, ValidationError
 from ..core.models import NAMESPACED_EVENT_TYPE, Event, EventType, Run, Session
 from ..sessions.base import SessionStore
+from .registry import Contract
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -96,7 +97,7 @@ async def in_processes(script: str, url: str, key: str, workers: int, rounds: in
     return [orjson.loads(out) for out, _ in outputs]
 
 
-class PrimitivesContract:
+class PrimitivesContract(Contract):
     """Tests of the core primitives; mixed into `SessionStoreContract`, which provides `store`."""
 
     def shared_url(self) -> str | None:

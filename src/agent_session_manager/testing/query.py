@@ -42,6 +42,7 @@ from ..query.base import EventFilter, EventOrder, QueryAPI, RunFilter, RunOrder
 from ..query.export import SessionExport, import_session, stream_session_jsonl
 from ..query.keyset import EVENT_KEYSETS, RUN_KEYSETS
 from ..sessions.base import SessionStore
+from .registry import Contract
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AGENTS = ("alpha", "beta")
@@ -111,7 +112,7 @@ async def collect(fetch: Callable[[str | None], Any], limit_pages: int = 10_000)
     return [item for page in seen for item in page.items], len(seen)
 
 
-class QueryAPIContract:
+class QueryAPIContract(Contract):
     """Subclass in a test module and implement `new_store`."""
 
     async def new_store(self) -> SessionStore:

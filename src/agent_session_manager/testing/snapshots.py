@@ -34,6 +34,7 @@ from ..snapshots.base import (
     SnapshotStorage,
     new_snapshot_id,
 )
+from .registry import Contract
 
 AGENT = SnapshotLocation(session_id="default-session", scope="agent", scope_id="agent")
 CREATED = datetime(2026, 3, 6, 12, 34, 56, 789000, tzinfo=UTC)
@@ -94,7 +95,7 @@ def strands_snapshot() -> Snapshot:
     )
 
 
-class SnapshotStorageContract:
+class SnapshotStorageContract(Contract):
     """Subclass in a test module and implement `new_storage`, `write_raw` and `read_raw`."""
 
     async def new_storage(self) -> SnapshotStorage:

@@ -22,6 +22,7 @@ from ..core.errors import ASMError, ConflictError, InvalidCursor, SessionNotFoun
 from ..core.models import Event, EventType, Session
 from ..sessions.base import SessionStore
 from ..sessions.state import State
+from .registry import Contract
 
 #: Scopes every backend refuses (`validation_error`) before anything is written.
 BAD_SCOPES: list[Any] = [
@@ -111,7 +112,7 @@ def _recent(moment: datetime) -> bool:
     return moment.tzinfo is not None and abs(datetime.now(UTC) - moment) < timedelta(minutes=5)
 
 
-class StateContract:
+class StateContract(Contract):
     """Tests of state documents; mixed into `SessionStoreContract`, which provides `store`."""
 
     def shared_url(self) -> str | None:

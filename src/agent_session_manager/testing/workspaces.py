@@ -33,6 +33,7 @@ from ..core.digest import sha256_hex as sha
 from ..core.errors import ASMError, NotFound, ValidationError
 from ..workspaces.base import FileEvent, WorkspaceStorage
 from ..workspaces.files import FileRef, generate_session_id
+from .registry import Contract
 
 #: Paths that must be refused before any I/O.
 BAD_PATHS = [
@@ -85,7 +86,7 @@ class Recorder:
         return taken
 
 
-class WorkspaceStorageContract:
+class WorkspaceStorageContract(Contract):
     """Subclass in a test module and implement `open_workspace` (see the module docstring)."""
 
     has_remote: ClassVar[bool] = False
