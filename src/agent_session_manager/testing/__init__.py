@@ -13,9 +13,9 @@ from .snapshots import SnapshotStorageContract
 from .workspaces import WorkspaceStorageContract
 
 __all__ = [
+    "ArtifactStoreContract",
     "Backend",
     "Contract",
-    "ArtifactStoreContract",
     "MaintenanceContract",
     "QueryAPIContract",
     "SessionStoreContract",
