@@ -53,6 +53,7 @@ async def _rich(store: SessionStore) -> Session:
     session = await store.save_session(
         Session(
             agent_id="exporter",
+            user_id="user:export-1",
             status=SessionStatus.COMPLETED,
             parent_session_id=parent.id,
             tags=["zeta", "alpha", "ünï"],

@@ -223,3 +223,29 @@ async def test_a_database_with_data_gains_state_documents_in_place(empty_url: st
         assert await store.get_latest_sequence(session.id) == 1
         state = await store.merge_state(f"session:{session.id}", {"upgraded": True})
         assert (state.version, state.value) == (1, {"upgraded": True})
+
+
+async def test_a_database_from_before_owners_upgrades_in_place(empty_url: str) -> None:
+    await migrations.upgrade_async(empty_url, "0003_state_documents")
+
+    def insert(connection: sa.Connection) -> set[str]:
+        connection.execute(
+            sa.text(
+                "INSERT INTO asm_sessions "
+                "(id, agent_id, status, metadata, context, tags, created_at, updated_at) "
+                "VALUES ('ses_old', 'a', 'active', '{}', '{}', "
+                + ("'{}'" if connection.dialect.name == "postgresql" else "'[]'")
+                + ", '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')"
+            )
+        )
+        connection.commit()
+        return set()
+
+    await _with_connection(empty_url, insert)
+    await migrations.upgrade_async(empty_url, "0004_session_owners")
+    async with await open_store(empty_url) as store:
+        old = await store.get_session("ses_old")
+        assert (old.agent_id, old.user_id) == ("a", None)
+        await store.save_session(old.model_copy(update={"user_id": "u1"}))
+        page = await store.list_sessions(user_id="u1", order_by="updated_at")
+        assert [s.id for s in page] == ["ses_old"]

@@ -98,11 +98,24 @@ class CompositeSessionStore(AsyncClosing):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        order_by: str = "created_at",
+        descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Session]:
-        return await self.sessions.list_sessions(agent_id=agent_id, status=status, limit=limit, cursor=cursor)
+        return await self.sessions.list_sessions(
+            agent_id=agent_id,
+            user_id=user_id,
+            status=status,
+            tags=tags,
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+        )
 
     async def delete_session(self, session_id: str) -> None:
         """Delete the session with its runs, events and artifact records, then its blobs."""

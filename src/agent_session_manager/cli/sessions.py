@@ -45,6 +45,7 @@ app = typer.Typer(help="List, show and delete sessions.", no_args_is_help=True)
 def list_sessions(
     ctx: typer.Context,
     agent: Annotated[str | None, typer.Option(help="Only this agent's sessions.")] = None,
+    user: Annotated[str | None, typer.Option(help="Only the sessions of this user (their user_id).")] = None,
     status: Annotated[list[str] | None, typer.Option(help="Only these statuses (repeatable).")] = None,
     tag: Annotated[
         list[str] | None, typer.Option(help="Only sessions carrying this tag (repeatable: all of them).")
@@ -68,6 +69,7 @@ def list_sessions(
         async with await open_sessions(ctx) as store:
             page = await query_api(store).search_sessions(
                 agent_id=agent,
+                user_id=user,
                 status=status,
                 provider=provider,
                 tags=tag,

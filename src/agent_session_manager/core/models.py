@@ -237,7 +237,12 @@ def _json_object(value: Any, info: pydantic.ValidationInfo) -> Any:
 
 
 class Session(Record):
-    """A conversation or task of one agent; the unit that owns runs, events and artifacts."""
+    """A conversation or task of one agent; the unit that owns runs, events and artifacts.
+
+    `user_id` names the end user the session belongs to (validated like ids; listed with
+    `list_sessions(user_id=...)`). Stores set `updated_at` to the time of every save that replaces a
+    stored session (the first save of an id keeps the given value, so imports round-trip).
+    """
 
     id: str = Field(default_factory=lambda: ids.new_id(ids.SESSION_PREFIX))
     agent_id: str = Field(min_length=1)
@@ -249,8 +254,9 @@ class Session(Record):
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     deleted_at: datetime | None = None
+    user_id: str | None = None
 
-    _check_ids = field_validator("id", "parent_session_id", mode="before")(_valid_id)
+    _check_ids = field_validator("id", "parent_session_id", "user_id", mode="before")(_valid_id)
     _check_times = field_validator("created_at", "updated_at", "deleted_at", mode="after")(utc_validator)
     _check_json = field_validator("metadata", "context", mode="before")(_json_object)
     _check_text = field_validator("agent_id", "tags", mode="after")(_text)

@@ -28,10 +28,11 @@ from pydantic import BaseModel, ConfigDict
 
 from ..core.clock import ensure_utc
 from ..core.errors import ValidationError
+from ..core.ids import validate_id
 from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
 from ..core.pagination import MAX_PAGE_SIZE, Page, check_limit
 from ..core.usage import total_tokens
-from ..sessions.filters import run_statuses, session_statuses
+from ..sessions.filters import run_statuses, session_statuses, strings
 from .export import SessionExport
 
 DEFAULT_SESSION_LIMIT = 50
@@ -72,16 +73,6 @@ class SessionPage(Page[Session]):
 # -- validated filters ---------------------------------------------------------------------------
 
 
-def _strings(value: str | Iterable[str] | None, field: str) -> tuple[str, ...] | None:
-    """One string or an iterable of strings, as a sorted tuple without repeats (None: no filter)."""
-    if value is None:
-        return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(item, str) and item for item in items):
-        raise ValidationError(f"{field} must be non-empty strings", details={"field": field})
-    return tuple(sorted(set(items)))
-
-
 def _when(value: datetime | None, field: str) -> datetime | None:
     if value is None:
         return None
@@ -117,6 +108,7 @@ class SessionFilter:
     """The filters of `search_sessions`, validated. `tags` must all be present on a session."""
 
     agent_id: str | None = None
+    user_id: str | None = None
     statuses: frozenset[SessionStatus] | None = None
     providers: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
@@ -129,6 +121,7 @@ class SessionFilter:
         cls,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
         provider: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
@@ -143,9 +136,10 @@ class SessionFilter:
         _range(after, before, ("created_after", "created_before"))
         return cls(
             agent_id=agent_id,
+            user_id=None if user_id is None else validate_id(user_id, "user_id"),
             statuses=session_statuses(status),
-            providers=_strings(provider, "provider"),
-            tags=_strings(tags, "tags"),
+            providers=strings(provider, "provider"),
+            tags=strings(tags, "tags"),
             created_after=after,
             created_before=before,
             include_deleted=bool(include_deleted),
@@ -156,6 +150,7 @@ class SessionFilter:
         return (
             (self.include_deleted or session.deleted_at is None)
             and (self.agent_id is None or session.agent_id == self.agent_id)
+            and (self.user_id is None or session.user_id == self.user_id)
             and (self.statuses is None or session.status in self.statuses)
             and (self.tags is None or set(self.tags) <= set(session.tags))
             and (self.created_after is None or session.created_at >= self.created_after)
@@ -166,6 +161,7 @@ class SessionFilter:
     def fingerprint(self) -> dict[str, Any]:
         return {
             "agent_id": self.agent_id,
+            "user_id": self.user_id,
             "statuses": None if self.statuses is None else sorted(self.statuses),
             "providers": self.providers,
             "tags": self.tags,
@@ -216,7 +212,7 @@ class RunFilter:
         return cls(
             session_id=session_id,
             agent_id=agent_id,
-            providers=_strings(provider, "provider"),
+            providers=strings(provider, "provider"),
             statuses=run_statuses(status),
             started_after=after,
             started_before=before,
@@ -279,10 +275,10 @@ class EventFilter:
         high = _when(until, "until")
         _range(low, high, ("since", "until"))
         return cls(
-            session_ids=_strings(session_ids, "session_ids"),
-            run_ids=_strings(run_ids, "run_ids"),
+            session_ids=strings(session_ids, "session_ids"),
+            run_ids=strings(run_ids, "run_ids"),
             types=None if types is None else event_types(types),
-            providers=_strings(providers, "providers"),
+            providers=strings(providers, "providers"),
             since=low,
             until=high,
             correlation_id=correlation_id,
@@ -422,6 +418,7 @@ class QueryAPI(Protocol):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
         provider: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
@@ -433,7 +430,8 @@ class QueryAPI(Protocol):
         cursor: str | None = None,
         total_count: bool = False,
     ) -> SessionPage:
-        """Sessions matching every filter (`provider`: one of their runs used it; `tags`: all present);
+        """Sessions matching every filter (`user_id`: their owner; `provider`: one of their runs used it;
+        `tags`: all present);
         soft-deleted sessions only with `include_deleted`. `total_count=True` also counts all matches."""
         ...
 

@@ -92,6 +92,7 @@ class KeysetQueryAPI(ABC):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
         provider: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
@@ -105,6 +106,7 @@ class KeysetQueryAPI(ABC):
     ) -> SessionPage:
         filters = SessionFilter.build(
             agent_id=agent_id,
+            user_id=user_id,
             status=status,
             provider=provider,
             tags=tags,

@@ -58,6 +58,8 @@ class SQLQueryAPI(KeysetQueryAPI):
             sql.where('s."deleted_at" IS NULL')
         if filters.agent_id is not None:
             sql.where(f's."agent_id" = {sql.param(filters.agent_id)}')
+        if filters.user_id is not None:
+            sql.where(f's."user_id" = {sql.param(filters.user_id)}')
         if filters.statuses is not None:
             sql.where(sql.one_of('s."status"', sorted(filters.statuses)))
         if filters.tags is not None:

@@ -33,7 +33,10 @@ Semantics decided once for every backend :
   event is appended or `wait` seconds pass (then `[]`). `iter_events` streams the same selection in
   batches, holding one batch at a time.
 * `list_sessions` / `list_runs` page with opaque keyset cursors in a deterministic order: sessions by
-  `(created_at, id)` ascending, runs by `(started_at, id)` ascending.
+  `(created_at, id)` or `(updated_at, id)`, ascending or descending (see `filters.SessionListing`), runs
+  by `(started_at, id)` ascending.
+* Every save that replaces a stored session sets its `updated_at` to the time of the save; the first
+  save of an id keeps the given value (imports).
 * State documents (`get_state`, `put_state`, `merge_state`, `delete_state`, `list_states`, and
   `append_events(state_updates=)`) follow `sessions.state`; `delete_session` deletes the session's
   `session:<id>` document with it.
@@ -241,11 +244,17 @@ class SessionStore(Protocol):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        order_by: str = "created_at",
+        descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Session]:
-        """Sessions by `(created_at, id)` ascending, filtered, one keyset page at a time."""
+        """Sessions by `(order_by, id)` (`created_at` or `updated_at`; `descending` for newest first),
+        filtered by agent, owner, status and tags (all of them), one keyset page at a time. The cursor
+        is bound to the order and the filters."""
         ...
 
     async def delete_session(self, session_id: str) -> None:

@@ -46,7 +46,7 @@ from .base import (
     newest_conflict,
     sequence_conflict,
 )
-from .filters import run_statuses, session_statuses
+from .filters import SessionListing, run_statuses
 from .state import (
     State,
     StateChange,
@@ -106,8 +106,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
 
     async def save_session(self, session: Session) -> Session:
         self._check_session(session)
-        self._put_session(session)
-        return detached(session)
+        return detached(self._put_session(session))
 
     async def get_session(self, session_id: str) -> Session:
         return detached(self._session(session_id))
@@ -116,18 +115,32 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        order_by: str = "created_at",
+        descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Session]:
-        check_limit(limit)
-        statuses = session_statuses(status)
-        rows = [
-            s
-            for s in self._sessions.values()
-            if (agent_id is None or s.agent_id == agent_id) and (statuses is None or s.status in statuses)
-        ]
-        return _keyset_page(rows, lambda s: (s.created_at, s.id), "sessions:created_at_asc", limit, cursor)
+        listing = SessionListing.build(
+            agent_id=agent_id,
+            user_id=user_id,
+            status=status,
+            tags=tags,
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows = sorted(
+            (s for s in self._sessions.values() if listing.matches(s)),
+            key=listing.key,
+            reverse=listing.descending,
+        )
+        page = [detached(s) for s in rows[: listing.limit]]
+        next_cursor = listing.cursor_after(page[-1]) if len(rows) > listing.limit else None
+        return Page(page, next_cursor)
 
     async def delete_session(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
@@ -401,8 +414,12 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         if stored is not None:
             check_session_transition(stored.status, session.status)
 
-    def _put_session(self, session: Session) -> None:
-        self._sessions[session.id] = detached(session)
+    def _put_session(self, session: Session) -> Session:
+        """Store `session`; replacing a stored one sets `updated_at` to now. Returns what is stored."""
+        if session.id in self._sessions:
+            session = session.model_copy(update={"updated_at": utc_now()})
+        stored = self._sessions[session.id] = detached(session)
+        return stored
 
     def _check_run(self, run: Run) -> None:
         if not isinstance(run, Run):

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
-from ..core.errors import ConflictError, InvalidEventType, SessionNotFound, ValidationError
-from ..core.models import NAMESPACED_EVENT_TYPE, Event, EventType, Run, Session
+from ..core.errors import ConflictError, InvalidCursor, InvalidEventType, SessionNotFound, ValidationError
+from ..core.models import NAMESPACED_EVENT_TYPE, Event, EventType, Run, Session, SessionStatus
+from ..query import query_api
 from ..sessions.base import SessionStore
 from .registry import Contract
 
@@ -456,3 +457,139 @@ class PrimitivesContract(Contract):
         with pytest.raises(SessionNotFound):
             await store.delete_events("ses_missing", expected_sequence=0)
         assert await self._numbers(store, session) == [1, 2, 3]
+
+    # -- owners and listing order ---------------------------------------------------------------
+
+    async def test_user_id_is_validated_stored_and_listed(self, store: SessionStore) -> None:
+        mine = await new_session(store, user_id="user:42")
+        assert (await store.get_session(mine.id)).user_id == "user:42"
+        assert (await new_session(store)).user_id is None
+        for bad in ("", "has space", "x" * 129, 7):
+            with pytest.raises(ValidationError):
+                Session(agent_id="a", user_id=bad)
+        with pytest.raises(ValidationError):
+            await store.list_sessions(user_id="has space")
+        assert [s.id for s in await store.list_sessions(user_id="user:42")] == [mine.id]
+        assert [s.id for s in await store.list_sessions(user_id="user:43")] == []
+
+    async def test_every_save_of_a_stored_session_bumps_updated_at(self, store: SessionStore) -> None:
+        first = await store.save_session(Session(agent_id="a", created_at=T0, updated_at=T0))
+        assert (await store.get_session(first.id)).updated_at == first.updated_at == T0  # an import keeps it
+        before = datetime.now(UTC)
+        again = await store.save_session(first.model_copy(update={"metadata": {"v": 2}}))
+        assert before <= again.updated_at <= datetime.now(UTC)
+        assert (await store.get_session(first.id)).updated_at == again.updated_at
+        assert again.created_at == T0
+        started = await store.save_session(
+            again.with_status(SessionStatus.ACTIVE).model_copy(update={"updated_at": T0})
+        )
+        assert started.updated_at >= again.updated_at
+        await store.flush(started, None, [message(started)])
+        assert (await store.get_session(first.id)).updated_at >= started.updated_at
+
+    async def test_list_sessions_orders_and_filters(self, store: SessionStore) -> None:
+        sessions = [
+            await store.save_session(
+                Session(
+                    agent_id=f"agent{i % 2}",
+                    user_id=f"user{i % 3}",
+                    tags=["t"] + (["vip"] if i % 4 == 0 else []),
+                    status=SessionStatus.ACTIVE if i % 5 else SessionStatus.PENDING,
+                    created_at=T0 + timedelta(seconds=i),
+                    updated_at=T0 + timedelta(seconds=(7 * i) % 24),
+                )
+            )
+            for i in range(24)
+        ]
+
+        async def listed(**kw: Any) -> list[str]:
+            found: list[str] = []
+            cursor = None
+            while True:
+                page = await store.list_sessions(limit=5, cursor=cursor, **kw)
+                found.extend(s.id for s in page)
+                if (cursor := page.next_cursor) is None:
+                    return found
+
+        def oracle(keep: Any, order_by: str = "created_at", descending: bool = False) -> list[str]:
+            chosen = [s for s in sessions if keep(s)]
+            chosen.sort(key=lambda s: (getattr(s, order_by), s.id), reverse=descending)
+            return [s.id for s in chosen]
+
+        for order_by in ("created_at", "updated_at"):
+            for descending in (False, True):
+                order: dict[str, Any] = {"order_by": order_by, "descending": descending}
+                assert await listed(**order) == oracle(lambda s: True, **order)
+                assert await listed(user_id="user1", **order) == oracle(
+                    lambda s: s.user_id == "user1", **order
+                )
+                assert await listed(agent_id="agent0", user_id="user2", tags=["vip"], **order) == oracle(
+                    lambda s: s.agent_id == "agent0" and s.user_id == "user2" and "vip" in s.tags, **order
+                )
+                assert await listed(status="pending", tags="t", **order) == oracle(
+                    lambda s: s.status is SessionStatus.PENDING, **order
+                )
+        with pytest.raises(ValidationError):
+            await store.list_sessions(order_by="id")
+        with pytest.raises(ValidationError):
+            await store.list_sessions(descending="yes")  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            await store.list_sessions(tags=[""])
+
+    async def test_a_cursor_is_bound_to_its_order_and_filters(self, store: SessionStore) -> None:
+        for i in range(3):
+            await new_session(store, user_id="u", tags=["a"], created_at=T0 + timedelta(seconds=i))
+        cursor = (await store.list_sessions(user_id="u", limit=1, order_by="updated_at")).next_cursor
+        assert cursor is not None
+        assert len(await store.list_sessions(user_id="u", limit=1, order_by="updated_at", cursor=cursor)) == 1
+        for other in (
+            {"user_id": "v", "order_by": "updated_at"},
+            {"user_id": "u", "order_by": "updated_at", "descending": True},
+            {"user_id": "u"},
+            {"user_id": "u", "order_by": "updated_at", "tags": ["a"]},
+            {"user_id": "u", "order_by": "updated_at", "status": "pending"},
+            {"order_by": "updated_at"},
+        ):
+            with pytest.raises(InvalidCursor):
+                await store.list_sessions(limit=1, cursor=cursor, **other)
+
+    async def test_paging_while_sessions_are_updated_lists_each_once(self, store: SessionStore) -> None:
+        sessions = [
+            await new_session(
+                store,
+                user_id="owner",
+                created_at=T0 + timedelta(seconds=i),
+                updated_at=T0 + timedelta(seconds=i),
+            )
+            for i in range(30)
+        ]
+        await new_session(store, user_id="someone-else")
+        for order_by in ("updated_at", "created_at"):
+            for descending in (False, True):
+                seen: list[str] = []
+                touched: set[str] = set()
+                cursor = None
+                while True:
+                    page = await store.list_sessions(
+                        user_id="owner", order_by=order_by, descending=descending, limit=4, cursor=cursor
+                    )
+                    seen.extend(s.id for s in page)
+                    # Mid-paging, save one session already listed and one not listed yet.
+                    for session in (page.items[0], sessions[(len(seen) * 7) % 30]):
+                        touched.add(session.id)
+                        await store.save_session(await store.get_session(session.id))
+                    if (cursor := page.next_cursor) is None:
+                        break
+                assert len(seen) == len(set(seen)), f"listed twice by {order_by}"
+                untouched = {s.id for s in sessions} - touched
+                assert untouched <= set(seen)
+                if order_by == "created_at":
+                    assert sorted(seen) == sorted(s.id for s in sessions)
+
+    async def test_search_sessions_filters_by_owner(self, store: SessionStore) -> None:
+        mine = [await new_session(store, user_id="me") for _ in range(3)]
+        await new_session(store, user_id="you")
+        page = await query_api(store).search_sessions(user_id="me", order_by="created_at_asc")
+        assert [s.id for s in page] == [s.id for s in mine]
+        with pytest.raises(ValidationError):
+            await query_api(store).search_sessions(user_id="not valid")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias, TypeVar
 
+from ...core.clock import utc_now
 from ...core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
 from ..state import State
 from .dialect import Dialect
@@ -58,10 +59,13 @@ SESSION_COLUMNS = (
     "created_at",
     "updated_at",
     "deleted_at",
+    "user_id",
 )
 
 
 def session_params(d: Dialect, s: Session) -> tuple[Any, ...]:
+    """Insert parameters of `s` (column order above), then the time of this save, which becomes
+    `updated_at` when the save replaces a stored session."""
     return (
         s.id,
         s.agent_id,
@@ -73,6 +77,8 @@ def session_params(d: Dialect, s: Session) -> tuple[Any, ...]:
         d.timestamp_in(s.created_at),
         d.timestamp_in(s.updated_at),
         d.ts(s.deleted_at),
+        s.user_id,
+        d.timestamp_in(utc_now()),
     )
 
 
@@ -90,6 +96,7 @@ def session_from_row(d: Dialect, r: Row) -> Session:
             "created_at": d.timestamp_out(r[7]),
             "updated_at": d.timestamp_out(r[8]),
             "deleted_at": d.ts_out(r[9]),
+            "user_id": r[10],
         },
     )
 

@@ -12,8 +12,9 @@ keyset indexes `(created_at, id)` / `(agent_id, created_at, id)` for `list_sessi
 `(session_id, started_at, id)` for `list_runs`, `(session_id, created_at, id)` for artifact listings,
 lookup indexes by status, type, run, correlation id, provider and time, and the query API's (migration
 0002: sessions by update time and by tag, runs by provider and time). State documents are keyed by
-scope (migration 0003). Migrations (`migrations/versions`)
-build exactly this; a test compares the two.
+scope (migration 0003). Sessions are listed by owner and by update time (migration 0004: the `user_id`
+column, `(user_id, created_at, id)`, `(user_id, updated_at, id)`, `(agent_id, updated_at, id)`).
+Migrations (`migrations/versions`) build exactly this; a test compares the two.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ sessions = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("deleted_at", Timestamp),
+    sa.Column("user_id", sa.Text),
     sa.Index("asm_sessions_created_at_id", "created_at", "id"),
     sa.Index("asm_sessions_agent_id_created_at_id", "agent_id", "created_at", "id"),
     sa.Index("asm_sessions_status", "status"),
     sa.Index("asm_sessions_deleted_at", "deleted_at"),
     sa.Index("asm_sessions_updated_at_id", "updated_at", "id"),
     sa.Index("asm_sessions_tags", "tags", postgresql_using="gin"),
+    sa.Index("asm_sessions_agent_id_updated_at_id", "agent_id", "updated_at", "id"),
+    sa.Index("asm_sessions_user_id_created_at_id", "user_id", "created_at", "id"),
+    sa.Index("asm_sessions_user_id_updated_at_id", "user_id", "updated_at", "id"),
 )
 
 runs = sa.Table(

@@ -52,6 +52,7 @@ _SESSION_CASTS = (
     "timestamptz",
     "timestamptz",
     "timestamptz",
+    "text",
 )
 _RUN_CASTS = (
     "text",
@@ -98,11 +99,14 @@ _ARTIFACT_CASTS = (
     "timestamptz",
 )
 
-#: Insert or update a session; refused (no row) when the status change is not allowed.
+#: Insert or update a session; refused (no row) when the status change is not allowed. An update sets
+#: `updated_at` to the time of the save (the parameter after the columns); the row's `updated_at` is
+#: returned.
 UPSERT_SESSION = (
     f"INSERT INTO asm_sessions ({column_list(SESSION_COLUMNS)}) VALUES ({_params(_SESSION_CASTS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {_assignments(SESSION_COLUMNS)} "
-    f"WHERE {_transitions('asm_sessions', SESSION_TRANSITIONS)} RETURNING id"
+    f"ON CONFLICT (id) DO UPDATE SET {_assignments(SESSION_COLUMNS, skip=('id', 'updated_at'))}, "
+    f'"updated_at" = ${len(_SESSION_CASTS) + 1}::timestamptz '
+    f"WHERE {_transitions('asm_sessions', SESSION_TRANSITIONS)} RETURNING updated_at"
 )
 
 #: Insert or update a run; refused when its session is missing, the stored run belongs to another

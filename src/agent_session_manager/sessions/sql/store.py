@@ -43,7 +43,7 @@ from ...core.pagination import (
     encode_time_cursor,
 )
 from ..base import EventDeletion, EventQuery, LongPollSubscription, Wakeups
-from ..filters import run_statuses, session_statuses
+from ..filters import SessionListing, run_statuses
 from ..state import (
     State,
     StateChange,
@@ -241,8 +241,10 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         check_session(session)
         params = session_params(self.dialect, session)
         for _ in range(_REFUSAL_RETRIES):
-            if await self._write(self._q(q.UPSERT_SESSION), params):
-                return session.model_copy(deep=True)
+            saved = await self._write(self._q(q.UPSERT_SESSION), params)
+            if saved:
+                updated_at = self.dialect.timestamp_out(saved[0][0])
+                return session.model_copy(update={"updated_at": updated_at}, deep=True)
             stored = await self._one(q.SESSION_STATUS, session.id)
             session_refusal(None if stored is None else stored[0], session)
         raise AssertionError("session upsert kept being refused without a reason")  # pragma: no cover
@@ -257,27 +259,41 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         self,
         *,
         agent_id: str | None = None,
+        user_id: str | None = None,
         status: SessionStatus | str | Iterable[SessionStatus | str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        order_by: str = "created_at",
+        descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Session]:
-        check_limit(limit)
-        statuses = session_statuses(status)
-        filters: list[tuple[str, Any]] = []
-        if agent_id is not None:
-            filters.append(("agent_id = ?", agent_id))
-        if statuses is not None:
-            filters.append(("status IN ?", sorted(s.value for s in statuses)))
-        return await self._keyset_page(
-            q.SESSION_SELECT,
-            filters,
-            "created_at",
-            "sessions:created_at_asc",
-            limit,
-            cursor,
-            lambda row: session_from_row(self.dialect, row),
-            lambda s: (s.created_at, s.id),
+        listing = SessionListing.build(
+            agent_id=agent_id,
+            user_id=user_id,
+            status=status,
+            tags=tags,
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
         )
+        sql = self.dialect.text()
+        if listing.agent_id is not None:
+            sql.where(f"agent_id = {sql.param(listing.agent_id)}")
+        if listing.user_id is not None:
+            sql.where(f"user_id = {sql.param(listing.user_id)}")
+        if listing.statuses is not None:
+            sql.where(sql.one_of("status", sorted(listing.statuses)))
+        if listing.tags is not None:
+            sql.where(sql.has_all_tags("tags", listing.tags))
+        if listing.bound is not None:
+            sql.where(f"updated_at <= {sql.ts(listing.bound)}")
+        order = sql.keyset([listing.order_by, "id"], listing.after, descending=listing.descending)
+        tail = f" ORDER BY {order} LIMIT {sql.param(listing.limit + 1)}"
+        rows = await self._fetch(sql.sql(q.SESSION_SELECT, tail), *sql.args)
+        page = [session_from_row(self.dialect, row) for row in rows[: listing.limit]]
+        next_cursor = listing.cursor_after(page[-1]) if len(rows) > listing.limit else None
+        return Page(page, next_cursor)
 
     async def delete_session(self, session_id: str) -> None:
         await self._transaction([(self._q(sql), (session_id,)) for sql in q.DELETE_SESSION])
