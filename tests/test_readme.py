@@ -42,3 +42,17 @@ def test_framework_example_runs(heading: str, tmp_path: Path, monkeypatch: pytes
 
             agents.set_trace_processors([])  # the example installs its processor process-wide
     assert (tmp_path / ".asm" / "asm.db").exists()
+
+
+#: Sections whose every example is a whole script: state documents, the sync portal, create-only puts.
+WHOLE_SCRIPTS = (
+    ("### State documents", "\n### "),
+    ("### Sync callers and framework bridges", "\n## "),
+    ("Versioned keys with create-only puts", "\n`asm.open_composite_store"),
+)
+
+
+@pytest.mark.parametrize(("heading", "end"), WHOLE_SCRIPTS)
+def test_state_portal_and_create_only_examples_run(heading: str, end: str) -> None:
+    (block,) = _blocks(heading, end)
+    exec(compile(block, f"README.md[{heading}]", "exec"), {"__name__": "__main__"})
