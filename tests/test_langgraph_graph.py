@@ -74,25 +74,25 @@ def build(checkpointer: BaseCheckpointSaver[Any]) -> Any:
     return builder.compile(checkpointer=checkpointer)
 
 
-def question(turn: int) -> HumanMessage:
-    text = f"please approve refund {turn}" if turn == INTERRUPT_TURN else f"question {turn}"
+def question(turn: int, interrupt_at: int) -> HumanMessage:
+    text = f"please approve refund {turn}" if turn == interrupt_at else f"question {turn}"
     return HumanMessage(text, id=f"h-{turn}")
 
 
 CONFIG = {"configurable": {"thread_id": THREAD}}
 
 
-def first_part(graph: Any) -> None:
-    """Turns 1..INTERRUPT_TURN; the last one stops at the tool's interrupt."""
-    for turn in range(1, INTERRUPT_TURN + 1):
-        graph.invoke({"messages": [question(turn)]}, CONFIG)
+def first_part(graph: Any, interrupt_at: int = INTERRUPT_TURN) -> None:
+    """Turns 1..interrupt_at; the last one stops at the tool's interrupt."""
+    for turn in range(1, interrupt_at + 1):
+        graph.invoke({"messages": [question(turn, interrupt_at)]}, CONFIG)
 
 
-def second_part(graph: Any) -> None:
+def second_part(graph: Any, interrupt_at: int = INTERRUPT_TURN, turns: int = TURNS) -> None:
     """Resume the interrupt, then the remaining turns."""
     graph.invoke(Command(resume="approved"), CONFIG)
-    for turn in range(INTERRUPT_TURN + 1, TURNS + 1):
-        graph.invoke({"messages": [question(turn)]}, CONFIG)
+    for turn in range(interrupt_at + 1, turns + 1):
+        graph.invoke({"messages": [question(turn, interrupt_at)]}, CONFIG)
 
 
 def travel_and_fork(graph: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Annotated, BinaryIO
 import orjson
 import typer
 
-from ..core.errors import ValidationError
+from ..core.errors import DependencyNotAvailable, ValidationError
 from ..query.export import export_session, import_session, stream_session_jsonl
 from .common import (
     AsJson,
@@ -95,7 +95,9 @@ def import_(
             "--from",
             metavar="URL",
             help="Import every session of another store instead of a FILE: openai-sqlite:///path "
-            "(an OpenAI Agents SDK SQLiteSession database).",
+            "(an OpenAI Agents SDK SQLiteSession database), langgraph-sqlite:///path.db or "
+            "langgraph-postgres://user@host/db (every thread of a LangGraph saver database; needs the "
+            "[langgraph] extra and the stock saver package).",
         ),
     ] = None,
     as_json: AsJson = False,
@@ -129,10 +131,15 @@ def import_(
 
 
 async def _import_from(ctx: typer.Context, url: str, as_json: bool) -> None:
-    """`asm import --from URL`: every session of an OpenAI Agents SDK `SQLiteSession` database."""
+    """`asm import --from URL`: every session of an OpenAI Agents SDK `SQLiteSession` database, or every
+    thread of a LangGraph saver database."""
+    if url.startswith("langgraph-"):
+        await _import_langgraph(ctx, url, as_json)
+        return
     if not url.startswith("openai-sqlite:"):
         raise ValidationError(
-            "--from supports openai-sqlite:///path (an OpenAI Agents SDK SQLiteSession database)",
+            "--from supports openai-sqlite:///path (an OpenAI Agents SDK SQLiteSession database), "
+            "langgraph-sqlite:///path and langgraph-postgres://... (a LangGraph saver database)",
             details={"field": "from"},
         )
     from ..integrations.openai_agents.importer import import_sqlite_sessions
@@ -146,6 +153,24 @@ async def _import_from(ctx: typer.Context, url: str, as_json: bool) -> None:
         skipped = f", {one.skipped} unreadable rows skipped" if one.skipped else ""
         say(f"imported {one.sdk_session_id} as {one.session_id}: {one.items} items{skipped}")
     say(f"{len(imported)} sessions imported")
+
+
+async def _import_langgraph(ctx: typer.Context, url: str, as_json: bool) -> None:
+    try:
+        from ..integrations.langgraph.importer import import_langgraph
+    except ModuleNotFoundError as exc:
+        raise DependencyNotAvailable(
+            "asm import --from needs LangGraph: pip install 'agent-session-manager[langgraph]'"
+        ) from exc
+    async with await open_sessions(ctx) as store:
+        result = await import_langgraph(store, url)
+    if as_json:
+        print_json(asdict(result))
+        return
+    say(
+        f"imported {result.threads} LangGraph threads: "
+        f"{result.checkpoints} checkpoints, {result.writes} writes"
+    )
 
 
 def _is_jsonl_header(line: bytes) -> bool:

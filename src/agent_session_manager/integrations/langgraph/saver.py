@@ -27,7 +27,9 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ... import sync
 from ...core.errors import SessionNotFound, ValidationError
+from ...core.ids import EVENT_PREFIX, new_id
 from ...core.models import Event, Session, SessionStatus
+from ...core.pagination import MAX_PAGE_SIZE
 from ...open import open_store
 from ...sessions.base import SessionStore
 from . import layout
@@ -35,7 +37,7 @@ from .layout import CHECKPOINT, MISSING, STATE_TYPES, WRITES, Thread, session_id
 
 #: Threads whose fold is kept in memory (least recently used first out).
 CACHED_THREADS = 256
-_PAGE = 500
+_PAGE = MAX_PAGE_SIZE
 
 
 class ASMSaver(BaseCheckpointSaver[str]):
@@ -118,9 +120,16 @@ class ASMSaver(BaseCheckpointSaver[str]):
 
     # -- the fold cache ------------------------------------------------------------------------------
 
-    async def _thread(self, session_id: str) -> Thread:
-        """The thread's fold, brought up to date with one read (a full fold on first use or a reset)."""
+    async def _thread(self, session_id: str, *, fresh: bool = True) -> Thread:
+        """The thread's fold, brought up to date with one read (a full fold on first use or a reset).
+
+        Writes pass `fresh=False`: they only need the values this process last saw (a delta against an
+        older base is still exact), so they skip the read when the thread is cached.
+        """
         thread = self._threads.get(session_id)
+        if thread is not None and not fresh and thread.exists:
+            self._threads.move_to_end(session_id)
+            return thread
         if thread is not None and thread.last_seq:
             self._threads.move_to_end(session_id)
             events = await self._read(session_id, after=thread.last_seq - 1)
@@ -131,23 +140,20 @@ class ASMSaver(BaseCheckpointSaver[str]):
             ):
                 return thread
         thread = Thread(session_id, self.serde.loads_typed)
-        after = 0
-        while True:
-            events = await self._read(session_id, after=after, limit=_PAGE * 10)
-            for event in events:
+        try:
+            async for event in self.store.iter_events(session_id, types=STATE_TYPES):
                 thread.apply(event, incremental=False)
-            if len(events) < _PAGE * 10:
-                break
-            after = thread.last_seq
+        except SessionNotFound:
+            pass
         thread.exists = bool(thread.last_seq) or await self._exists(session_id)
         self._threads[session_id] = thread
         while len(self._threads) > CACHED_THREADS:
             self._threads.popitem(last=False)
         return thread
 
-    async def _read(self, session_id: str, *, after: int, limit: int | None = None) -> list[Event]:
+    async def _read(self, session_id: str, *, after: int) -> list[Event]:
         try:
-            return await self.store.get_events(session_id, after=after, types=STATE_TYPES, limit=limit)
+            return await self.store.get_events(session_id, after=after, types=STATE_TYPES)
         except SessionNotFound:
             return []
 
@@ -247,14 +253,16 @@ class ASMSaver(BaseCheckpointSaver[str]):
             return
         cursor: str | None = None
         while True:
-            page = await self.store.list_sessions(agent_id=layout.AGENT_ID, limit=_PAGE, cursor=cursor)
-            for session in page.items:
-                thread_id = session.metadata.get("langgraph", {}).get("thread_id")
-                if isinstance(thread_id, str):
-                    yield thread_id
-            if page.next_cursor is None:
+            ids, cursor = await self._thread_page(cursor)
+            for thread_id in ids:
+                yield thread_id
+            if cursor is None:
                 return
-            cursor = page.next_cursor
+
+    async def _thread_page(self, cursor: str | None) -> tuple[list[str], str | None]:
+        page = await self.store.list_sessions(agent_id=layout.AGENT_ID, limit=_PAGE, cursor=cursor)
+        ids = [s.metadata["langgraph"]["thread_id"] for s in page.items if "langgraph" in s.metadata]
+        return ids, page.next_cursor
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -269,7 +277,7 @@ class ASMSaver(BaseCheckpointSaver[str]):
         ns = config["configurable"].get("checkpoint_ns", "")
         parent_id = config["configurable"].get("checkpoint_id")
         session_id = session_id_for(thread_id)
-        thread = await self._thread(session_id)
+        thread = await self._thread(session_id, fresh=False)
         stripped = {k: v for k, v in checkpoint.items() if k != "channel_values"}
         values = checkpoint["channel_values"]
         parent = thread.checkpoints.get(ns, {}).get(parent_id) if parent_id else None
@@ -322,7 +330,7 @@ class ASMSaver(BaseCheckpointSaver[str]):
             "task_path": task_path,
             "writes": encoded,
         }
-        thread = await self._thread(session_id)
+        thread = await self._thread(session_id, fresh=False)
         await self._ensure_session(thread, thread_id)
         await self.store.append_events([Event(type=WRITES, session_id=session_id, data=data)])
 
@@ -335,28 +343,23 @@ class ASMSaver(BaseCheckpointSaver[str]):
         source = session_id_for(str(source_thread_id))
         target = session_id_for(str(target_thread_id))
         thread = await self._thread(target)
-        copied: list[Event] = []
-        after = 0
-        while events := await self._all_events(source, after):
-            copied.extend(
-                Event(type=e.type, session_id=target, data=e.data, metadata=e.metadata, timestamp=e.timestamp)
-                for e in events
-            )
-            after = events[-1].sequence_number or after
-        if not copied:
-            return
-        await self._ensure_session(thread, str(target_thread_id))
-        for start in range(0, len(copied), _PAGE):
-            await self.store.append_events(copied[start : start + _PAGE])
+        batch: list[Event] = []
+        try:
+            async for e in self.store.iter_events(source, batch_size=_PAGE):
+                fresh = {"id": new_id(EVENT_PREFIX), "session_id": target, "sequence_number": None}
+                batch.append(e.model_copy(update=fresh))
+                if len(batch) == _PAGE:
+                    await self._copy_batch(thread, str(target_thread_id), batch)
+        except SessionNotFound:
+            pass
+        await self._copy_batch(thread, str(target_thread_id), batch)
         self._threads.pop(target, None)
 
-    async def _all_events(self, session_id: str, after: int) -> list[Event]:
-        try:
-            return await self.store.get_events(session_id, after=after, limit=_PAGE)
-        except SessionNotFound:
-            return []
-
-    # -- BaseCheckpointSaver, async ------------------------------------------------------------------
+    async def _copy_batch(self, thread: Thread, thread_id: str, batch: list[Event]) -> None:
+        if batch:
+            await self._ensure_session(thread, thread_id)
+            await self.store.append_events(batch)
+            batch.clear()
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint `config` names (its `checkpoint_id`, else the latest of its thread and
@@ -404,6 +407,31 @@ class ASMSaver(BaseCheckpointSaver[str]):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, write and message of a thread into another (appended to it)."""
         await self._run(self._copy_thread, source_thread_id, target_thread_id)
+
+    async def alist_threads(self) -> AsyncIterator[str]:
+        """Every thread id this store holds, oldest first: one keyset scan of our sessions, without
+        reading any checkpoint (LangGraph's own savers can only list every checkpoint of every thread).
+
+        Example:
+            >>> async def ids(saver):
+            ...     return [thread_id async for thread_id in saver.alist_threads()]
+        """
+        cursor: str | None = None
+        while True:
+            ids, cursor = await self._run(self._thread_page, cursor)
+            for thread_id in ids:
+                yield thread_id
+            if cursor is None:
+                return
+
+    def list_threads(self) -> Iterator[str]:
+        """Sync `alist_threads`."""
+        cursor: str | None = None
+        while True:
+            ids, cursor = self._block(self._thread_page, cursor)
+            yield from ids
+            if cursor is None:
+                return
 
     # -- BaseCheckpointSaver, sync -------------------------------------------------------------------
 
