@@ -1,7 +1,7 @@
 """LangGraph's own conformance suite (`langgraph-checkpoint-conformance`) on `ASMSaver`, every backend.
 
-Every capability `ASMSaver` implements is run (the base ones and `copy_thread`): none may fail and none
-may be skipped.
+Every capability is run, the base ones and `copy_thread`, `prune` and `delete_for_runs`: none may fail
+and none may be skipped.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
-from langgraph.checkpoint.conformance.capabilities import BASE_CAPABILITIES, Capability
+from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
 from agent_session_manager import open_store
 from agent_session_manager.integrations.langgraph import ASMSaver
 
-EXPECTED = BASE_CAPABILITIES | {Capability.COPY_THREAD}
+EXPECTED = ALL_CAPABILITIES
 
 
 async def _run(url: str) -> None:
@@ -43,7 +43,7 @@ async def _run(url: str) -> None:
     }
     assert not problems
     assert report.passed_all_base()
-    assert sum(r.tests_passed for r in results.values()) == 66
+    assert sum(r.tests_passed for r in results.values()) == 81
 
 
 async def test_memory() -> None:

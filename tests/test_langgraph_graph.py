@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -225,3 +226,12 @@ def test_graph_matches_in_memory_saver(store_url: str, reference: dict[str, Any]
         assert usage[0] == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
     finally:
         store.close()
+
+
+def test_readme_example_runs() -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("## LangGraph")
+    blocks = re.findall(r"```python\n(.*?)```", text[start : text.index("\n## ", start + 5)], flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md[LangGraph]", "exec"), {"__name__": "__main__"})

@@ -18,7 +18,7 @@ from ..core.models import ArtifactRecord, Event, EventType, Session
 from ..sessions.memory import InMemorySessionStore, MemoryView, detached
 from .base import HealthIssue
 from .engine import BatchedMaintenance, EventKey, Expiry, Scope, Take, counter_behind
-from .policy import PROTECTED_EVENT_TYPES
+from .policy import is_protected
 
 
 def in_scope(session: Session, scope: Scope) -> bool:
@@ -49,7 +49,7 @@ def expired(session: Session, expiry: Expiry, scope: Scope) -> bool:
 
 
 def _prunable(event: Event, types: frozenset[EventType] | None) -> bool:
-    return event.type not in PROTECTED_EVENT_TYPES and (types is None or event.type in types)
+    return not is_protected(event.type) and (types is None or event.type in types)
 
 
 class MemoryMaintenance(BatchedMaintenance):

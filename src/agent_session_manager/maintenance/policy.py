@@ -12,7 +12,9 @@ Each field acts (none is validated and then ignored):
   exempt sessions count but stay, events whose session is gone may be taken.
 * `prune_event_types_first`: pruning takes these types first (oldest first), then any other type that is
   not protected. Protected types (`PROTECTED_EVENT_TYPES`: session_created, run_started, run_completed,
-  run_failed, error_occurred) are never pruned, so a session may stay above a cap when only they remain.
+  run_failed, error_occurred) are never pruned, and neither are namespaced types (`langgraph.checkpoint`:
+  an integration's own records, which it prunes itself, e.g. LangGraph's `prune`), so a session may stay
+  above a cap when only they remain.
 * `archive_before_prune` + `archive_store`: each batch of pruned events is written to the archive
   `ArtifactStore` as JSON Lines (the export format) before it is deleted, under
   `<archive_prefix>/<session_id>/<first seq>-<last seq>-<digest of the first event id>.jsonl`.
@@ -47,6 +49,12 @@ PROTECTED_EVENT_TYPES = frozenset(
     }
 )
 MAX_BATCH_SIZE = 10_000
+
+
+def is_protected(event_type: str) -> bool:
+    """Whether pruning leaves events of this type: a protected core type, or any namespaced type (an
+    integration's own records: removing some of them could break what it rebuilds from the rest)."""
+    return event_type in PROTECTED_EVENT_TYPES or "." in event_type
 
 
 class RetentionPolicy(Record):

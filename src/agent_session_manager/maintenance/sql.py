@@ -53,9 +53,9 @@ def _expired(sql: SqlText, expiry: Expiry, scope: Scope, s: str) -> None:
 
 
 def _type_condition(sql: SqlText, types: frozenset[EventType] | None, e: str) -> str:
-    """Events of `types` (None: of any unprotected type)."""
+    """Events of `types` (None: of any unprotected type; see `policy.is_protected`)."""
     if types is None:
-        return sql.none_of(f"{e}.type", _PROTECTED)
+        return f"{sql.none_of(f'{e}.type', _PROTECTED)} AND {e}.type NOT LIKE '%.%'"
     return sql.one_of(f"{e}.type", sorted(types - PROTECTED_EVENT_TYPES))
 
 

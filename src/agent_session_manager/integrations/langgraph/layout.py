@@ -130,6 +130,22 @@ class Thread:
         self._loads = loads
         self._latest_value: dict[tuple[str, str], tuple[Any, Any]] = {}
 
+    def take(self, other: Thread, *, keep_values: bool) -> None:
+        """Become `other` (a fresh fold of the same thread), keeping the cached values if asked."""
+        values = self._latest_value
+        for name in (
+            "exists",
+            "last_seq",
+            "last_id",
+            "checkpoints",
+            "superseded",
+            "records",
+            "writes",
+            "write_events",
+        ):
+            setattr(self, name, getattr(other, name))
+        self._latest_value = {**other._latest_value, **values} if keep_values else other._latest_value
+
     # -- folding -------------------------------------------------------------------------------------
 
     def apply(self, event: Event, *, incremental: bool) -> bool:

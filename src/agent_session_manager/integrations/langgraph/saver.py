@@ -2,7 +2,7 @@
 
 Every thread is one of our sessions, so `asm sessions`, `asm events`, search, export and retention work
 on LangGraph threads too; the layout is described in `layout`. Each method exists sync and async (the
-sync ones go through `sync.portal()`), plus `copy_thread`.
+sync ones go through `sync.portal()`), plus `copy_thread`, `prune` and `delete_for_runs`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ...core.pagination import MAX_PAGE_SIZE
 from ...open import open_store
 from ...sessions.base import SessionStore
 from . import layout
-from .layout import CHECKPOINT, MISSING, STATE_TYPES, WRITES, Thread, session_id_for
+from .layout import BLOBS, CHECKPOINT, MISSING, STATE_TYPES, WRITES, Thread, session_id_for
 
 #: Threads whose fold is kept in memory (least recently used first out).
 CACHED_THREADS = 256
@@ -126,19 +126,19 @@ class ASMSaver(BaseCheckpointSaver[str]):
         Writes pass `fresh=False`: they only need the values this process last saw (a delta against an
         older base is still exact), so they skip the read when the thread is cached.
         """
-        thread = self._threads.get(session_id)
-        if thread is not None and not fresh and thread.exists:
+        cached = self._threads.get(session_id)
+        if cached is not None:
             self._threads.move_to_end(session_id)
-            return thread
-        if thread is not None and thread.last_seq:
-            self._threads.move_to_end(session_id)
-            events = await self._read(session_id, after=thread.last_seq - 1)
-            if (
-                events
-                and events[0].id == thread.last_id
-                and all(thread.apply(e, incremental=True) for e in events)
-            ):
-                return thread
+            if not fresh:
+                return cached
+            if cached.last_seq:
+                events = await self._read(session_id, after=cached.last_seq - 1)
+                if (
+                    events
+                    and events[0].id == cached.last_id
+                    and all(cached.apply(e, incremental=True) for e in events)
+                ):
+                    return cached
         thread = Thread(session_id, self.serde.loads_typed)
         try:
             async for event in self.store.iter_events(session_id, types=STATE_TYPES):
@@ -146,6 +146,11 @@ class ASMSaver(BaseCheckpointSaver[str]):
         except SessionNotFound:
             pass
         thread.exists = bool(thread.last_seq) or await self._exists(session_id)
+        if cached is not None:
+            # Refolded in place: a write running meanwhile holds this object and must see what it
+            # remembers. Values are kept only when nothing had been folded (no deletion can be behind).
+            cached.take(thread, keep_values=not cached.last_seq)
+            return cached
         self._threads[session_id] = thread
         while len(self._threads) > CACHED_THREADS:
             self._threads.popitem(last=False)
@@ -304,12 +309,18 @@ class ASMSaver(BaseCheckpointSaver[str]):
             metadata=get_checkpoint_metadata(config, metadata),
             values=records,
         )
-        await self._ensure_session(thread, thread_id)
-        await self.store.append_events([*views, Event(type=CHECKPOINT, session_id=session_id, data=data)])
+        # Remembered before the append, so a put that starts meanwhile compares against this one; if the
+        # append fails, the thread's fold is dropped, and no later delta can build on the lost value.
         for channel, version in new_versions.items():
             value = values.get(channel, MISSING)
             if value is not MISSING:
                 thread.remember(ns, channel, version, value.copy() if type(value) is list else value)
+        try:
+            await self._ensure_session(thread, thread_id)
+            await self.store.append_events([*views, Event(type=CHECKPOINT, session_id=session_id, data=data)])
+        except BaseException:
+            self._threads.pop(session_id, None)
+            raise
         return {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
         }
@@ -361,6 +372,76 @@ class ASMSaver(BaseCheckpointSaver[str]):
             await self.store.append_events(batch)
             batch.clear()
 
+    async def _prune(self, thread_ids: Sequence[str], strategy: str) -> None:
+        if strategy not in ("keep_latest", "delete"):
+            raise ValidationError(f"unknown prune strategy {strategy!r}; expected 'keep_latest' or 'delete'")
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                await self._delete_thread(thread_id)
+                continue
+            thread = await self._thread(session_id_for(str(thread_id)))
+            keep: set[tuple[str, str]] = set()
+            for ns in thread.checkpoints:
+                keep |= self._kept_chain(thread, ns)
+            drop = {(r.ns, r.id) for r in thread.all_checkpoints()} - keep
+            await self._drop(thread, drop)
+
+    def _kept_chain(self, thread: Thread, ns: str) -> set[tuple[str, str]]:
+        """The latest checkpoint of `ns`, and the ancestors its `DeltaChannel`s are rebuilt from: back to
+        the nearest one holding a stored value (a snapshot) for each of them, or to the root."""
+        latest = thread.latest(ns)
+        if latest is None:
+            return set()
+        metadata = self.serde.loads_typed(layout.decode(latest.metadata))
+        pending = set(metadata.get("counters_since_delta_snapshot") or ())
+        kept = {(ns, latest.id)}
+        record: layout.CheckpointRecord | None = latest
+        while pending and record is not None:
+            versions = thread.checkpoint_versions(record)
+            pending = {c for c in pending if thread.value(ns, c, versions.get(c)) is MISSING}
+            kept.add((ns, record.id))
+            record = thread.checkpoints[ns].get(record.parent) if record.parent else None
+        return kept
+
+    async def _drop(self, thread: Thread, drop: set[tuple[str, str]]) -> None:
+        """Delete the checkpoints in `drop` with their writes, first saving as full records every value
+        a kept checkpoint was built from that lived in a deleted event."""
+        if not drop and not thread.superseded:
+            return
+        dead = set(thread.superseded)
+        dead |= {r.event_id for r in thread.all_checkpoints() if (r.ns, r.id) in drop}
+        dead |= {event_id for event_id, key in thread.write_events.items() if key in drop}
+        rescued: list[list[Any]] = []
+        for record in thread.all_checkpoints():
+            if (record.ns, record.id) in drop:
+                continue
+            for channel, version in thread.checkpoint_versions(record).items():
+                key = (record.ns, channel, version)
+                chain = thread.chain(key)
+                if any(k in thread.records and thread.records[k][1] in dead for k in chain):
+                    value = thread.value(record.ns, channel, version)
+                    rescued.append([record.ns, channel, version, layout.full_record(self.serde, value)])
+        session_id = thread.session_id
+        self._threads.pop(session_id, None)
+        if rescued:
+            await self.store.append_events([_reset(session_id, rescued)])
+        if dead:
+            await self.store.delete_events(session_id, ids=sorted(dead))
+            # Tells every other process's cached fold to fold the thread again, now without them.
+            await self.store.append_events([_reset(session_id, [])])
+
+    async def _delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        wanted = {str(r) for r in run_ids}
+        if not wanted:
+            return
+        async for thread_id in self._thread_ids(None):
+            thread = await self._thread(session_id_for(thread_id))
+            drop = {(r.ns, r.id) for r in thread.all_checkpoints() if r.run_id in wanted}
+            if drop:
+                await self._drop(thread, drop)
+
+    # -- BaseCheckpointSaver, async ------------------------------------------------------------------
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint `config` names (its `checkpoint_id`, else the latest of its thread and
         namespace), with its pending writes in LangGraph's order; None when there is none."""
@@ -407,6 +488,16 @@ class ASMSaver(BaseCheckpointSaver[str]):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, write and message of a thread into another (appended to it)."""
         await self._run(self._copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """`keep_latest`: keep each namespace's latest checkpoint (and the ancestors its DeltaChannels
+        need), saving its values whole first; `delete`: delete the threads."""
+        await self._run(self._prune, thread_ids, strategy)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) whose metadata `run_id` is one of `run_ids`; values
+        the remaining checkpoints still need are kept."""
+        await self._run(self._delete_for_runs, run_ids)
 
     async def alist_threads(self) -> AsyncIterator[str]:
         """Every thread id this store holds, oldest first: one keyset scan of our sessions, without
@@ -476,11 +567,23 @@ class ASMSaver(BaseCheckpointSaver[str]):
         """Sync `acopy_thread`."""
         self._block(self._copy_thread, source_thread_id, target_thread_id)
 
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Sync `aprune`."""
+        self._block(self._prune, thread_ids, strategy)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Sync `adelete_for_runs`."""
+        self._block(self._delete_for_runs, run_ids)
+
     def get_next_version(self, current: str | None, channel: None) -> str:
         """A version that sorts after `current`, with a random tail so two forks never share one (as
         LangGraph's own savers do)."""
         number = 0 if current is None else int(str(current).split(".")[0])
         return f"{number + 1:032}.{random.random():016}"
+
+
+def _reset(session_id: str, values: list[list[Any]]) -> Event:
+    return Event(type=BLOBS, session_id=session_id, data={"reset": True, "values": values})
 
 
 class _SaverContext:
