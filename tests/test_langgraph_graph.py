@@ -225,6 +225,7 @@ def test_graph_matches_in_memory_saver(store_url: str, reference: dict[str, Any]
         usage = [e.data for e in events if e.type == "token_usage_updated"]
         assert usage[0] == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
     finally:
+        store.delete_session(session_id_for(THREAD))  # PostgreSQL's database is shared by the session
         store.close()
 
 
