@@ -35,10 +35,8 @@ from agents.memory.session_settings import (
 )
 
 from ... import sync
-from ...composite import CompositeSessionStore
 from ...core.errors import ConflictError, SessionNotFound, ValidationError
 from ...core.models import Event, Session, SessionStatus
-from ...sessions.sql.store import SQLSessionStore
 from .._stores import BoundStore
 from .items import DEFAULT_AGENT_ID, asm_session_id, item_event, item_of
 from .tracing import current_run_id
@@ -47,8 +45,9 @@ if TYPE_CHECKING:
     from agents.items import TResponseInputItem
 
 
-#: The `data` of a session's newest events, newest first: `get_items(limit)` on SQL stores reads only the
-#: column it returns (one backwards read of the `(session_id, sequence_number)` index, no event objects).
+#: The `data` of a session's newest events, newest first: `get_items(limit)` on a store with SQL access
+#: (`sql_read`, the SQLite and PostgreSQL stores) reads only that column, in one backwards read of the
+#: `(session_id, sequence_number)` index, without building event objects.
 _NEWEST_DATA = "SELECT data FROM asm_events WHERE session_id = $1 ORDER BY sequence_number DESC LIMIT $2"
 
 
@@ -174,11 +173,10 @@ class ASMSession:
 
     async def _read(self, limit: int | None) -> list[Any]:
         store = self._bound.store
-        if isinstance(store, CompositeSessionStore):
-            store = store.sessions
-        if limit is not None and isinstance(store, SQLSessionStore):
-            rows = await store.sql_read(_NEWEST_DATA, (self.asm_session_id, limit))
-            found = [store.dialect.doc_out(row[0]) for row in reversed(rows)]
+        sql_read, dialect = getattr(store, "sql_read", None), getattr(store, "dialect", None)
+        if limit is not None and sql_read is not None and dialect is not None:
+            rows = await sql_read(_NEWEST_DATA, (self.asm_session_id, limit))
+            found = [dialect.doc_out(row[0]) for row in reversed(rows)]
         else:
             try:
                 events = await store.get_events(self.asm_session_id, last=limit)
