@@ -73,7 +73,9 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
     store = sync.open_store(url)
     try:
         for i in range(PAGED):
-            store.save_session(Session(agent_id="pager", tags=["paged", f"n{i % 2}"]))
+            store.save_session(
+                Session(agent_id="pager", user_id=f"user-{i % 3}", tags=["paged", f"n{i % 2}"])
+            )
         xss = store.save_session(Session(agent_id="xss", metadata={"note": XSS}, tags=["xss"]))
         store.append_events(
             [
@@ -217,8 +219,8 @@ def test_demo_session_in_the_list_and_every_event_in_order(stores: Stores, serve
     row = page.locator(f"#row-{stores.demo_id}")
     assert row.count() == 1
     cells = row.locator("td").all_inner_texts()
-    assert cells[1:4] == ["support-bot", "completed", "demo"]
-    assert cells[4:8] == ["12", "1", "908", "0.003876"]  # events, runs, tokens, cost
+    assert cells[1:5] == ["support-bot", "", "completed", "demo"]
+    assert cells[5:9] == ["12", "1", "908", "0.003876"]  # events, runs, tokens, cost
 
     row.locator("a").first.click()
     page.wait_for_url(f"**/sessions/{stores.demo_id}")
@@ -265,6 +267,12 @@ def test_session_filters_and_keyset_paging(stores: Stores, server: Server, page)
     page.click("#session-filters button[type=submit]")
     agents = page.eval_on_selector_all("#sessions tbody tr td:nth-child(2)", "c => c.map(x => x.textContent)")
     assert agents == ["pager"] * (PAGED // 2)
+    page.fill("input[name=user]", "user-1")
+    page.click("#session-filters button[type=submit]")
+    users = page.eval_on_selector_all("#sessions tbody tr td:nth-child(3)", "c => c.map(x => x.textContent)")
+    assert users == ["user-1"] * (PAGED // 6)  # tags paged+n1, pending, user-1: i odd and i % 3 == 1
+    page.click(f"#row-{page.locator('#sessions tbody tr').first.get_attribute('data-session')} a")
+    assert "user-1" in page.locator("dl.facts").inner_text()
     page.goto(f"{server.url}sessions?status=completed")
     assert page.locator(f"#row-{stores.demo_id}").count() == 1
     assert page.locator("#sessions tbody tr").count() == 1

@@ -619,6 +619,7 @@ def _session_filters(request: Request) -> data.SessionFilters:
         raise ValidationError(f"unknown status in {statuses}", details={"field": "status"}) from None
     return data.SessionFilters(
         agent_id=params.get("agent") or None,
+        user_id=params.get("user") or None,
         statuses=chosen,
         tags=tuple(word for tag in params.getlist("tag") for word in tag.split()),
         created_after=parse_time(params.get("since") or None, "since"),

@@ -32,6 +32,7 @@ class SessionFilters:
     """The filters of the sessions list, as parsed from the query string."""
 
     agent_id: str | None = None
+    user_id: str | None = None
     statuses: tuple[SessionStatus, ...] = ()
     tags: tuple[str, ...] = ()
     created_after: datetime | None = None
@@ -87,6 +88,7 @@ async def list_sessions(store: CompositeSessionStore, filters: SessionFilters) -
     """One page of the sessions list, filtered in the database, with each session's totals."""
     page = await query_api(store).search_sessions(
         agent_id=filters.agent_id,
+        user_id=filters.user_id,
         status=filters.statuses or None,
         tags=filters.tags or None,
         created_after=filters.created_after,
