@@ -519,12 +519,12 @@ def test_a_langgraph_thread_renders_with_the_same_views(stores: Stores, server: 
     pytest.importorskip("langgraph")
     from agent_session_manager.integrations.langgraph import ASMSaver
     from agent_session_manager.integrations.langgraph.layout import session_id_for
-    from test_langgraph_graph import CONFIG, THREAD, build, question
+    from test_langgraph_graph import CONFIG, INTERRUPT_TURN, THREAD, build, question
 
     with ASMSaver.from_url(stores.database_url) as saver:
         graph = build(saver)
         for turn in (1, 2):
-            graph.invoke({"messages": [question(turn)]}, CONFIG)
+            graph.invoke({"messages": [question(turn, INTERRUPT_TURN)]}, CONFIG)
     page.goto(f"{server.url}sessions/{quote(session_id_for(THREAD), safe='')}")
     assert page.locator(".bubble.role-user").all_inner_texts() == ["USER\nquestion 1", "USER\nquestion 2"]
     assert "answer 3: question 1 -> auto" in page.locator(".bubble.role-assistant").all_inner_texts()[1]
