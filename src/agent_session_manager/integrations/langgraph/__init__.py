@@ -4,5 +4,6 @@ Install with `pip install 'agent-session-manager[langgraph]'`. See `layout` for 
 """
 
 from .saver import ASMSaver
+from .store import ASMStore
 
-__all__ = ["ASMSaver"]
+__all__ = ["ASMSaver", "ASMStore"]

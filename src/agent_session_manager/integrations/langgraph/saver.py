@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
-from types import TracebackType
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -30,9 +29,9 @@ from ...core.errors import SessionNotFound, ValidationError
 from ...core.ids import EVENT_PREFIX, new_id
 from ...core.models import Event, Session, SessionStatus
 from ...core.pagination import MAX_PAGE_SIZE
-from ...open import open_store
 from ...sessions.base import SessionStore
 from . import layout
+from .bridge import Opened, PortalBridge
 from .layout import BLOBS, CHECKPOINT, MISSING, STATE_TYPES, WRITES, Thread, session_id_for
 
 #: Threads whose fold is kept in memory (least recently used first out).
@@ -40,7 +39,7 @@ CACHED_THREADS = 256
 _PAGE = MAX_PAGE_SIZE
 
 
-class ASMSaver(BaseCheckpointSaver[str]):
+class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
     """A LangGraph `BaseCheckpointSaver` storing each thread as one of our sessions.
 
     Give it an async store used from your event loop (`ASMSaver(await open_store(url))`; the async
@@ -69,19 +68,16 @@ class ASMSaver(BaseCheckpointSaver[str]):
     def __init__(
         self, store: SessionStore | sync.SyncStore, *, serde: SerializerProtocol | None = None
     ) -> None:
-        super().__init__(serde=serde)
-        if isinstance(store, sync.SyncStore):
-            self.store: SessionStore = store.wrapped
-            self._portal: sync.Portal | None = store.portal
-        else:
-            self.store = store
-            self._portal = None
+        BaseCheckpointSaver.__init__(self, serde=serde)
+        PortalBridge.__init__(self, store)
         self._threads: OrderedDict[str, Thread] = OrderedDict()
 
     # -- construction --------------------------------------------------------------------------------
 
     @classmethod
-    def from_url(cls, url: str, *, serde: SerializerProtocol | None = None, **options: Any) -> _SaverContext:
+    def from_url(
+        cls, url: str, *, serde: SerializerProtocol | None = None, **options: Any
+    ) -> Opened[ASMSaver]:
         """A saver on the store at `url`, as a sync or async context manager that closes the store.
 
         The store lives on `sync.portal()`, so the saver works from sync code (`graph.invoke`) and from
@@ -100,23 +96,7 @@ class ASMSaver(BaseCheckpointSaver[str]):
             ...     saver.get_tuple({"configurable": {"thread_id": "none"}}) is None
             True
         """
-        return _SaverContext(url, serde, options)
-
-    # -- running -------------------------------------------------------------------------------------
-
-    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._portal is None:
-            return await fn(*args, **kwargs)
-        return await self._portal.acall(fn, *args, **kwargs)
-
-    def _block(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._portal is None:
-            raise ValidationError(
-                "the sync methods of ASMSaver need a store on sync.portal(): use ASMSaver.from_url(url) "
-                "or ASMSaver(sync.portal().open_store(url)); with a store opened on your own event loop, "
-                "use the async methods (graph.ainvoke, aget_tuple, ...)"
-            )
-        return self._portal.call(fn, *args, **kwargs)
+        return Opened(url, options, lambda store: cls(store, serde=serde))
 
     # -- the fold cache ------------------------------------------------------------------------------
 
@@ -584,40 +564,3 @@ class ASMSaver(BaseCheckpointSaver[str]):
 
 def _reset(session_id: str, values: list[list[Any]]) -> Event:
     return Event(type=BLOBS, session_id=session_id, data={"reset": True, "values": values})
-
-
-class _SaverContext:
-    """`ASMSaver.from_url(...)`: `with` or `async with`; opens the store on the portal, closes it after."""
-
-    def __init__(self, url: str, serde: SerializerProtocol | None, options: dict[str, Any]) -> None:
-        self._url = url
-        self._serde = serde
-        self._options = options
-        self._store: sync.SyncStore | None = None
-
-    def _open(self) -> ASMSaver:
-        url, options = self._url, self._options
-        self._store = sync.portal().wrap(lambda: open_store(url, **options))
-        return ASMSaver(self._store, serde=self._serde)
-
-    def __enter__(self) -> ASMSaver:
-        return self._open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._store is not None:
-            self._store.close()
-
-    async def __aenter__(self) -> ASMSaver:
-        portal = sync.portal()
-        url, options = self._url, self._options
-        store = await portal.acall(lambda: open_store(url, **options))
-        self._store = sync.SyncStore(portal, store, owns_loop=False)
-        return ASMSaver(self._store, serde=self._serde)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._store is not None:
-            await sync.portal().acall(self._store.wrapped.close)
