@@ -23,6 +23,8 @@ JSONObject = dict[str, Any]
 #: Floats at or above this magnitude are printed by orjson with an exponent and come back from
 #: PostgreSQL's jsonb as integers, so they cannot round-trip.
 FLOAT_LIMIT = 1e16
+#: The largest integer of an integer model field (SQL `bigint`).
+INT64_MAX = 2**63 - 1
 
 
 def dumps(value: Any) -> bytes:

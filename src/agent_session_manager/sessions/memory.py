@@ -29,6 +29,7 @@ from ..core.models import (
     SessionStatus,
     check_run_transition,
     check_session_transition,
+    validated,
 )
 from ..core.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -105,7 +106,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
     # -- sessions -------------------------------------------------------------------------------
 
     async def save_session(self, session: Session) -> Session:
-        self._check_session(session)
+        session = self._check_session(session)
         return detached(self._put_session(session))
 
     async def get_session(self, session_id: str) -> Session:
@@ -158,7 +159,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
     # -- runs -----------------------------------------------------------------------------------
 
     async def save_run(self, run: Run) -> Run:
-        self._check_run(run)
+        run = self._check_run(run)
         self._session(run.session_id)
         self._put_run(run)
         return detached(run)
@@ -208,9 +209,9 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         expected_sequence: int | None = None,
         state_updates: Mapping[str, JSONObject] | None = None,
     ) -> list[Event]:
+        planned = self._plan(events, extra_sessions=())
         expected = expected_sequence_of(expected_sequence, events)
         changes = check_state_updates(state_updates)
-        planned = self._plan(events, extra_sessions=())
         # Every check before the first write (no await in between): both or neither. A retry (every
         # event already stored) changes nothing: its state updates were applied with the original.
         retry = bool(planned) and not any(is_new for _, is_new in planned)
@@ -224,18 +225,12 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return stored
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
-        self._check_session(session)
+        session = self._check_session(session)
         if run is not None:
-            if isinstance(run, Run) and run.session_id != session.id:
+            run = self._check_run(run)
+            if run.session_id != session.id:
                 raise ValidationError("flush: the run belongs to another session", details={"run_id": run.id})
-            self._check_run(run)
-        for event in events:
-            if isinstance(event, Event) and event.session_id != session.id:
-                raise ValidationError(
-                    "flush: every event must belong to the flushed session",
-                    details={"event_id": event.id},
-                )
-        planned = self._plan(events, extra_sessions=(session.id,))
+        planned = self._plan(events, extra_sessions=(session.id,), flush_session=session.id)
         self._put_session(session)
         if run is not None:
             self._put_run(run)
@@ -346,8 +341,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
     # -- artifact registry ----------------------------------------------------------------------
 
     async def register_artifact(self, record: ArtifactRecord) -> ArtifactRecord:
-        if not isinstance(record, ArtifactRecord):
-            raise ValidationError("expected an ArtifactRecord", details={"got": type(record).__name__})
+        record = validated(record, ArtifactRecord)
         if record.session_id is not None:
             self._session(record.session_id)
         await self.delete_artifact_record(record.key)
@@ -407,12 +401,12 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
             raise SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
         return session
 
-    def _check_session(self, session: Session) -> None:
-        if not isinstance(session, Session):
-            raise ValidationError("expected a Session", details={"got": type(session).__name__})
+    def _check_session(self, session: Session) -> Session:
+        session = validated(session, Session)
         stored = self._sessions.get(session.id)
         if stored is not None:
             check_session_transition(stored.status, session.status)
+        return session
 
     def _put_session(self, session: Session) -> Session:
         """Store `session`; replacing a stored one sets `updated_at` to now. Returns what is stored."""
@@ -421,24 +415,27 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         stored = self._sessions[session.id] = detached(session)
         return stored
 
-    def _check_run(self, run: Run) -> None:
-        if not isinstance(run, Run):
-            raise ValidationError("expected a Run", details={"got": type(run).__name__})
+    def _check_run(self, run: Run) -> Run:
+        run = validated(run, Run)
         stored = self._runs.get(run.id)
         if stored is None:
-            return
+            return run
         if stored.session_id != run.session_id:
             raise AlreadyExists(
                 f"run {run.id!r} already belongs to another session", details={"run_id": run.id}
             )
         check_run_transition(stored.status, run.status)
+        return run
 
     def _put_run(self, run: Run) -> None:
         self._runs[run.id] = detached(run)
         self._runs_by_session.setdefault(run.session_id, {})[run.id] = None
 
-    def _plan(self, events: Sequence[Event], extra_sessions: Iterable[str]) -> list[tuple[Event, bool]]:
-        """Validate a whole batch and number it, without changing anything.
+    def _plan(
+        self, events: Sequence[Event], extra_sessions: Iterable[str], flush_session: str | None = None
+    ) -> list[tuple[Event, bool]]:
+        """Validate a whole batch and number it, without changing anything; `flush_session`: every
+        event must belong to it.
 
         Returns `(event, is_new)` pairs in input order; new events carry their sequence number.
         """
@@ -446,10 +443,12 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         next_seq: dict[str, int] = {}
         batch: dict[str, Event] = {}
         planned: list[tuple[Event, bool]] = []
-        for event in events:
-            if not isinstance(event, Event):
+        for given in events:
+            event = validated(given, Event)
+            if flush_session is not None and event.session_id != flush_session:
                 raise ValidationError(
-                    "append_events takes Event objects", details={"got": type(event).__name__}
+                    "flush: every event must belong to the flushed session",
+                    details={"event_id": event.id},
                 )
             if event.session_id not in known_sessions:
                 self._session(event.session_id)

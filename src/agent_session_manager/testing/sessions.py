@@ -13,12 +13,14 @@ Each test gets a fresh store from `new_store()` and closes it afterwards. The te
 
 The tests live in one module per capability, composed here: `records` (sessions and runs), `events`
 (the log), `subscriptions` (long polls, subscribe), `artifact_records`, `payloads` (JSON round trips),
-`primitives` (the framework primitives) and `state` (scoped state documents).
+`primitives` (the framework primitives), `state` (scoped state documents) and `boundary` (every
+write validates its models, however they were made).
 """
 
 from __future__ import annotations
 
 from .artifact_records import ArtifactRecordsContract
+from .boundary import WriteBoundaryContract
 from .events import EventLogContract
 from .payloads import PayloadContract
 from .primitives import PrimitivesContract
@@ -35,5 +37,6 @@ class SessionStoreContract(
     PayloadContract,
     PrimitivesContract,
     StateContract,
+    WriteBoundaryContract,
 ):
     """Subclass in a test module and implement `new_store`."""

@@ -18,17 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import AlreadyExists, ValidationError
-from ...core.models import Event
+from ...core.models import Event, validated
 from ..base import expected_sequence_of, sequence_conflict
 from .dialect import Dialect
 from .rows import event_params, stored_event
-
-
-def check_event(event: Any) -> Event:
-    """`event` if it is an `Event`, else `validation_error` (before anything is written)."""
-    if not isinstance(event, Event):
-        raise ValidationError("append takes Event objects", details={"got": type(event).__name__})
-    return event
 
 
 @dataclass
@@ -55,11 +48,11 @@ class Batch:
     ) -> Batch:
         """Check types and in-batch duplicates; `flush_session`: every event must belong to it;
         `expected_sequence`: validated, and every event must belong to one session."""
-        expected = expected_sequence_of(expected_sequence, events)
+        given = [validated(event, Event) for event in events]
+        expected = expected_sequence_of(expected_sequence, given)
         checked: list[Event] = []
         unique: dict[str, Event] = {}
-        for event in events:
-            check_event(event)
+        for event in given:
             if flush_session is not None and event.session_id != flush_session:
                 raise ValidationError(
                     "flush: every event must belong to the flushed session", details={"event_id": event.id}

@@ -42,13 +42,13 @@ from ...core.errors import (
     StorageError,
     ValidationError,
 )
-from ...core.models import Event, Run, Session
+from ...core.models import Event, Run, Session, validated
 from ...core.urls import redact_url
 from ..base import EventDeletion, expected_sequence_of, newest_conflict, sequence_conflict
 from ..state import State, StateChange
 from . import migrations
 from . import statements as q
-from .batch import Batch, check_event
+from .batch import Batch
 from .dialect import POSTGRES, Dialect
 from .rows import (
     EVENT_COLUMNS,
@@ -481,8 +481,9 @@ class PostgresSessionStore(SQLSessionStore):
 
     async def append_event(self, event: Event, *, expected_sequence: int | None = None) -> Event:
         """One event, one statement: no batch planning on the most frequent call."""
+        event = validated(event, Event)
         expected = expected_sequence_of(expected_sequence, [event])
-        stored = await self._append_one(check_event(event), expected)
+        stored = await self._append_one(event, expected)
         self._wakeups.wake(event.session_id)
         return stored
 

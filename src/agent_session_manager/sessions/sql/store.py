@@ -33,6 +33,7 @@ from ...core.models import (
     SessionStatus,
     check_run_transition,
     check_session_transition,
+    validated,
 )
 from ...core.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -106,18 +107,6 @@ def refused_without_reason(what: str) -> StorageError:
 
 def session_missing(session_id: str) -> SessionNotFound:
     return SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
-
-
-def check_session(session: Any) -> Session:
-    if not isinstance(session, Session):
-        raise ValidationError("expected a Session", details={"got": type(session).__name__})
-    return session
-
-
-def check_run(run: Any) -> Run:
-    if not isinstance(run, Run):
-        raise ValidationError("expected a Run", details={"got": type(run).__name__})
-    return run
 
 
 def events_query(query: EventQuery) -> tuple[str, list[Any]]:
@@ -238,7 +227,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     # -- sessions -------------------------------------------------------------------------------
 
     async def save_session(self, session: Session) -> Session:
-        check_session(session)
+        session = validated(session, Session)
         params = session_params(self.dialect, session)
         for _ in range(_REFUSAL_RETRIES):
             saved = await self._write(self._q(q.UPSERT_SESSION), params)
@@ -302,7 +291,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     # -- runs -----------------------------------------------------------------------------------
 
     async def save_run(self, run: Run) -> Run:
-        check_run(run)
+        run = validated(run, Run)
         params = run_params(self.dialect, run)
         for _ in range(_REFUSAL_RETRIES):
             if await self._write(self._q(q.UPSERT_RUN), params):
@@ -366,9 +355,9 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         return stored
 
     async def flush(self, session: Session, run: Run | None, events: Sequence[Event]) -> list[Event]:
-        check_session(session)
+        session = validated(session, Session)
         if run is not None:
-            check_run(run)
+            run = validated(run, Run)
             if run.session_id != session.id:
                 raise ValidationError("flush: the run belongs to another session", details={"run_id": run.id})
         batch = Batch.plan(self.dialect, events, flush_session=session.id)
@@ -492,8 +481,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     # -- artifact registry ----------------------------------------------------------------------
 
     async def register_artifact(self, record: ArtifactRecord) -> ArtifactRecord:
-        if not isinstance(record, ArtifactRecord):
-            raise ValidationError("expected an ArtifactRecord", details={"got": type(record).__name__})
+        record = validated(record, ArtifactRecord)
         rows = await self._write(self._q(q.REGISTER_ARTIFACT), artifact_params(self.dialect, record))
         if not rows:
             raise session_missing(str(record.session_id))
