@@ -12,7 +12,7 @@ pydantic's own error: `invalid_event_type`, `invalid_status`, or `validation_err
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar
@@ -238,6 +238,15 @@ def validated(value: object, cls: type[R]) -> R:
     return cls(**value.__dict__)
 
 
+def validated_events(events: object) -> list[Event]:
+    """The events of a batch (any sequence but a string), each through `validated`, in order."""
+    if not isinstance(events, Sequence) or isinstance(events, str | bytes | bytearray):
+        raise ValidationError(
+            "events must be a sequence of Event objects", details={"got": type(events).__name__}
+        )
+    return [validated(event, Event) for event in events]
+
+
 def _unchanged(model: Record) -> bool:
     """Whether `model` was made by its constructor and its dicts and lists still encode as they did."""
     state = getattr(model, "_asm_validated", None)
@@ -442,11 +451,33 @@ def _run_status(value: RunStatus | str) -> RunStatus:
         raise InvalidStatus(f"unknown run status {value!r}") from None
 
 
+def one_or_many(value: Any, field: str) -> list[Any]:
+    """`[value]` for one string, the items of any other non-empty iterable (not bytes); else
+    `validation_error`."""
+    if isinstance(value, str):
+        return [value]
+    items = None if isinstance(value, bytes | bytearray) or not isinstance(value, Iterable) else list(value)
+    if not items:
+        raise ValidationError(
+            f"{field} must be a string or a non-empty iterable of strings", details={"field": field}
+        )
+    return items
+
+
 def event_types(values: EventType | str | Any) -> frozenset[EventType | str]:
-    """Normalise one type or an iterable of types (core or namespaced); `invalid_event_type` for any
-    other name."""
-    items = [values] if isinstance(values, str) else list(values)
-    return frozenset(event_type(v) for v in items)
+    """Normalise one type or a non-empty iterable of types (core or namespaced); `invalid_event_type`
+    for any other name."""
+    return frozenset(event_type(v) for v in one_or_many(values, "types"))
+
+
+def checked_text(value: object, field: str) -> str:
+    """`value` if it is a string of valid UTF-8 without U+0000 (an id, a key, a filter), else
+    `validation_error`: what no backend can store is refused before any lookup."""
+    if not isinstance(value, str) or _bad_text(value):
+        raise ValidationError(
+            f"{field} must be a string of valid UTF-8 text without U+0000", details={"field": field}
+        )
+    return value
 
 
 def _copy_json(value: Mapping[str, Any] | None, field: str) -> JSONObject | None:

@@ -59,7 +59,16 @@ from ..core.clock import ensure_utc
 from ..core.errors import ConflictError, ValidationError
 from ..core.ids import validate_id
 from ..core.json import JSONObject
-from ..core.models import Event, EventType, Run, RunStatus, Session, SessionStatus, event_types
+from ..core.models import (
+    Event,
+    EventType,
+    Run,
+    RunStatus,
+    Session,
+    SessionStatus,
+    checked_text,
+    event_types,
+)
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 from .state import State
 
@@ -155,6 +164,10 @@ class EventDeletion:
         )
 
 
+#: The longest `get_events(wait=)` (one day; a longer wait is one more call away).
+MAX_WAIT_SECONDS = 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """The validated arguments of `get_events`, shared by every backend."""
@@ -199,15 +212,19 @@ class EventQuery:
                 "limit (the oldest matches) and last (the newest) exclude each other",
                 details={"field": "last"},
             )
-        if wait is not None and (isinstance(wait, bool) or not wait >= 0):
-            raise ValidationError("wait must be a number of seconds >= 0", details={"field": "wait"})
+        if wait is not None and not (
+            isinstance(wait, int | float) and not isinstance(wait, bool) and 0 <= wait <= MAX_WAIT_SECONDS
+        ):
+            raise ValidationError(
+                f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}", details={"field": "wait"}
+            )
         return cls(
-            session_id=session_id,
+            session_id=checked_text(session_id, "session_id"),
             after=after,
             before=before,
-            since=None if since is None else ensure_utc(since, "since"),
-            until=None if until is None else ensure_utc(until, "until"),
-            run_id=run_id,
+            since=None if since is None else _timestamp(since, "since"),
+            until=None if until is None else _timestamp(until, "until"),
+            run_id=None if run_id is None else checked_text(run_id, "run_id"),
             types=None if types is None else event_types(types),
             limit=limit,
             last=last,
@@ -226,6 +243,12 @@ class EventQuery:
             and (self.run_id is None or event.run_id == self.run_id)
             and (self.types is None or event.type in self.types)
         )
+
+
+def _timestamp(value: object, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a datetime", details={"field": field})
+    return ensure_utc(value, field)
 
 
 @runtime_checkable
@@ -491,7 +514,8 @@ class LongPollSubscription:
         run_id: str | None = None,
         types: Iterable[EventType | str] | EventType | str | None = None,
     ) -> AsyncIterator[Event]:
-        wanted = None if types is None else event_types(types)
+        query = EventQuery.build(session_id, after=after, run_id=run_id, types=types)
+        wanted = query.types
         position = after
         while True:
             batch = await self.get_events(

@@ -16,7 +16,7 @@ import orjson
 from ..core.clock import utc_now
 from ..core.errors import InvalidCursor, InvalidStatus, ValidationError
 from ..core.ids import validate_id
-from ..core.models import RunStatus, Session, SessionStatus
+from ..core.models import RunStatus, Session, SessionStatus, checked_text, one_or_many
 from ..core.pagination import DEFAULT_PAGE_SIZE, check_limit, decode_cursor, encode_cursor
 
 S = TypeVar("S", bound=StrEnum)
@@ -25,10 +25,10 @@ S = TypeVar("S", bound=StrEnum)
 def _statuses(kind: type[S], value: S | str | Iterable[S | str] | None) -> frozenset[S] | None:
     if value is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
+    items = one_or_many(value, "status")
     try:
         return frozenset(kind(item) for item in items)
-    except ValueError:
+    except (ValueError, TypeError):
         allowed = ", ".join(s.value for s in kind)
         raise InvalidStatus(f"unknown status in {items!r}; expected: {allowed}") from None
 
@@ -49,10 +49,12 @@ def strings(value: str | Iterable[str] | None, field: str) -> tuple[str, ...] | 
     """One string or an iterable of strings, as a sorted tuple without repeats (None: no filter)."""
     if value is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(item, str) and item for item in items):
+    items = [value] if isinstance(value, str) else None
+    if items is None and isinstance(value, Iterable) and not isinstance(value, bytes | bytearray):
+        items = list(value)
+    if items is None or not all(isinstance(item, str) and item for item in items):
         raise ValidationError(f"{field} must be non-empty strings", details={"field": field})
-    return tuple(sorted(set(items)))
+    return tuple(sorted({checked_text(item, field) for item in items}))
 
 
 #: The orders of `list_sessions`: a time column, then the id.
@@ -97,6 +99,8 @@ class SessionListing:
     ) -> SessionListing:
         if agent_id is not None and (not isinstance(agent_id, str) or not agent_id):
             raise ValidationError("agent_id must be a non-empty string", details={"field": "agent_id"})
+        if agent_id is not None:
+            checked_text(agent_id, "agent_id")
         if order_by not in SESSION_ORDERS:
             raise ValidationError(
                 f"order_by must be one of {', '.join(SESSION_ORDERS)}", details={"field": "order_by"}

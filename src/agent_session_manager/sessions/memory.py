@@ -29,7 +29,9 @@ from ..core.models import (
     SessionStatus,
     check_run_transition,
     check_session_transition,
+    checked_text,
     validated,
+    validated_events,
 )
 from ..core.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -110,6 +112,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return detached(self._put_session(session))
 
     async def get_session(self, session_id: str) -> Session:
+        checked_text(session_id, "session_id")
         return detached(self._session(session_id))
 
     async def list_sessions(
@@ -144,6 +147,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return Page(page, next_cursor)
 
     async def delete_session(self, session_id: str) -> None:
+        checked_text(session_id, "session_id")
         self._sessions.pop(session_id, None)
         for run_id in self._runs_by_session.pop(session_id, {}):
             self._runs.pop(run_id, None)
@@ -165,6 +169,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return detached(run)
 
     async def get_run(self, run_id: str) -> Run:
+        checked_text(run_id, "run_id")
         run = self._runs.get(run_id)
         if run is None:
             raise RunNotFound(f"run {run_id!r} not found", details={"run_id": run_id})
@@ -178,6 +183,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Run]:
+        checked_text(session_id, "session_id")
         check_limit(limit)
         statuses = run_statuses(status)
         rows = [
@@ -188,6 +194,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return _keyset_page(rows, lambda r: (r.started_at, r.id), "runs:started_at_asc", limit, cursor)
 
     async def get_active_run(self, session_id: str) -> Run | None:
+        checked_text(session_id, "session_id")
         running = [
             self._runs[run_id]
             for run_id in self._runs_by_session.get(session_id, {})
@@ -271,6 +278,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return await self._wakeups.poll(session_id, select, query.wait)
 
     async def get_latest_sequence(self, session_id: str) -> int:
+        checked_text(session_id, "session_id")
         self._session(session_id)
         return self._counters.get(session_id, 0)
 
@@ -351,6 +359,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         return detached(record)
 
     async def get_artifact_record(self, key: str) -> ArtifactRecord:
+        checked_text(key, "key")
         record = self._artifacts.get(key)
         if record is None:
             raise NotFound(f"no artifact record for key {key!r}", details={"key": key})
@@ -359,17 +368,20 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
     async def list_artifact_records(
         self, session_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[ArtifactRecord]:
+        checked_text(session_id, "session_id")
         check_limit(limit)
         self._session(session_id)
         rows = [self._artifacts[key] for key in self._artifacts_by_session.get(session_id, {})]
         return _keyset_page(rows, lambda a: (a.created_at, a.id), "artifacts:created_at_asc", limit, cursor)
 
     async def artifact_totals(self, session_id: str) -> ArtifactTotals:
+        checked_text(session_id, "session_id")
         self._session(session_id)
         records = [self._artifacts[key] for key in self._artifacts_by_session.get(session_id, {})]
         return ArtifactTotals(count=len(records), byte_size=sum(r.byte_size for r in records))
 
     async def delete_artifact_record(self, key: str) -> None:
+        checked_text(key, "key")
         record = self._artifacts.pop(key, None)
         if record is not None and record.session_id is not None:
             self._artifacts_by_session.get(record.session_id, {}).pop(key, None)
@@ -443,8 +455,7 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         next_seq: dict[str, int] = {}
         batch: dict[str, Event] = {}
         planned: list[tuple[Event, bool]] = []
-        for given in events:
-            event = validated(given, Event)
+        for event in validated_events(events):
             if flush_session is not None and event.session_id != flush_session:
                 raise ValidationError(
                     "flush: every event must belong to the flushed session",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import AlreadyExists, ValidationError
-from ...core.models import Event, validated
+from ...core.models import Event, validated_events
 from ..base import expected_sequence_of, sequence_conflict
 from .dialect import Dialect
 from .rows import event_params, stored_event
@@ -48,7 +48,7 @@ class Batch:
     ) -> Batch:
         """Check types and in-batch duplicates; `flush_session`: every event must belong to it;
         `expected_sequence`: validated, and every event must belong to one session."""
-        given = [validated(event, Event) for event in events]
+        given = validated_events(events)
         expected = expected_sequence_of(expected_sequence, given)
         checked: list[Event] = []
         unique: dict[str, Event] = {}

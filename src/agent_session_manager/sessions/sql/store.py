@@ -33,6 +33,7 @@ from ...core.models import (
     SessionStatus,
     check_run_transition,
     check_session_transition,
+    checked_text,
     validated,
 )
 from ...core.pagination import (
@@ -239,6 +240,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         raise AssertionError("session upsert kept being refused without a reason")  # pragma: no cover
 
     async def get_session(self, session_id: str) -> Session:
+        checked_text(session_id, "session_id")
         row = await self._one(q.GET_SESSION, session_id)
         if row is None:
             raise session_missing(session_id)
@@ -285,6 +287,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         return Page(page, next_cursor)
 
     async def delete_session(self, session_id: str) -> None:
+        checked_text(session_id, "session_id")
         await self._transaction([(self._q(sql), (session_id,)) for sql in q.DELETE_SESSION])
         self._wakeups.wake(session_id)
 
@@ -301,6 +304,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         raise AssertionError("run upsert kept being refused without a reason")  # pragma: no cover
 
     async def get_run(self, run_id: str) -> Run:
+        checked_text(run_id, "run_id")
         row = await self._one(q.GET_RUN, run_id)
         if row is None:
             raise RunNotFound(f"run {run_id!r} not found", details={"run_id": run_id})
@@ -314,6 +318,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Run]:
+        checked_text(session_id, "session_id")
         check_limit(limit)
         statuses = run_statuses(status)
         filters: list[tuple[str, Any]] = [("session_id = ?", session_id)]
@@ -331,6 +336,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         )
 
     async def get_active_run(self, session_id: str) -> Run | None:
+        checked_text(session_id, "session_id")
         row = await self._one(q.ACTIVE_RUN, session_id)
         return None if row is None else run_from_row(self.dialect, row)
 
@@ -441,6 +447,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         return await self._delete_events(deletion, self._q(sql.sql("DELETE FROM asm_events")), sql.args)
 
     async def get_latest_sequence(self, session_id: str) -> int:
+        checked_text(session_id, "session_id")
         row = await self._one(q.LATEST_SEQUENCE, session_id)
         if row is None:
             raise session_missing(session_id)
@@ -488,6 +495,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         return record.model_copy(deep=True)
 
     async def get_artifact_record(self, key: str) -> ArtifactRecord:
+        checked_text(key, "key")
         row = await self._one(q.GET_ARTIFACT, key)
         if row is None:
             raise NotFound(f"no artifact record for key {key!r}", details={"key": key})
@@ -496,6 +504,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     async def list_artifact_records(
         self, session_id: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> Page[ArtifactRecord]:
+        checked_text(session_id, "session_id")
         check_limit(limit)
         if await self._one(q.SESSION_EXISTS, session_id) is None:
             raise session_missing(session_id)
@@ -511,12 +520,14 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         )
 
     async def artifact_totals(self, session_id: str) -> ArtifactTotals:
+        checked_text(session_id, "session_id")
         row = await self._one(q.ARTIFACT_TOTALS, session_id)
         if row is None:
             raise session_missing(session_id)
         return ArtifactTotals(count=int(row[0]), byte_size=int(row[1]))
 
     async def delete_artifact_record(self, key: str) -> None:
+        checked_text(key, "key")
         await self._write(self._q(q.DELETE_ARTIFACT), (key,))
 
     # -- paging and closing ---------------------------------------------------------------------
