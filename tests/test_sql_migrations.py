@@ -4,6 +4,7 @@ concurrency, and that the migrated schema is exactly `schema.py`."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from agent_session_manager import Event, EventType, MigrationRequired, Session, open_store
-from agent_session_manager.core.errors import StorageConnectionFailed, StorageError
+from agent_session_manager.core.errors import StorageConnectionFailed, StorageError, ValidationError
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES, VERSION_TABLE, metadata
 from agent_session_manager.sessions.sql.urls import sqlalchemy_url
@@ -249,3 +250,25 @@ async def test_a_database_from_before_owners_upgrades_in_place(empty_url: str) -
         await store.save_session(old.model_copy(update={"user_id": "u1"}))
         page = await store.list_sessions(user_id="u1", order_by="updated_at")
         assert [s.id for s in page] == ["ses_old"]
+
+
+@pytest.mark.parametrize("migrate", [True, False])
+async def test_a_sqlite_path_under_a_regular_file_is_storage_error(tmp_path: Path, migrate: bool) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    with pytest.raises(StorageError) as info:
+        await open_store(f"sqlite:///{blocker}/asm.db", migrate=migrate)
+    assert info.value.code == "storage_error"
+    assert "not-a-directory" in info.value.message
+    assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("url", ["sqlite:/oops", "sqlite:oops"])
+async def test_a_sqlite_url_without_slashes_is_refused_and_creates_nothing(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError) as info:
+        await open_store(url, migrate=True)
+    assert "sqlite:///" in info.value.message
+    assert os.listdir(tmp_path) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
-from ...core.errors import ValidationError
+from ...core.errors import StorageError, ValidationError
 from ...core.urls import redact_url, scheme_of
 
 
@@ -29,13 +29,31 @@ def sqlite_location(url: str) -> tuple[Path, dict[str, str]]:
             f"not a SQLite file URL: {redact_url(url)} (use sqlite:///relative/path or sqlite:////abs/path)",
             details={"url": redact_url(url)},
         )
+    if not url.split(":", 1)[1].startswith("//"):
+        raise ValidationError(
+            f"not a SQLite file URL: {redact_url(url)} (a SQLite URL starts with sqlite:///)",
+            details={"url": redact_url(url)},
+        )
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path or path == ":memory:":
         raise ValidationError(
             "a SQLite store needs a file path (sqlite:///./.asm/asm.db); for a throwaway store use memory://",
             details={"url": redact_url(url)},
         )
+    _check_directories(Path(path))
     return Path(path), dict(parse_qsl(parts.query))
+
+
+def _check_directories(path: Path) -> None:
+    """`storage_error` if an existing ancestor of `path` is not a directory (no database can go there)."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StorageError(
+                    f"cannot keep a SQLite database at {path}: {parent} is not a directory",
+                    details={"path": str(path)},
+                )
+            return
 
 
 def postgres_dsn(url: str) -> str:
