@@ -5,7 +5,7 @@ registry with a mix of valid values (ids of what it stored) and hostile ones: wr
 surrogates, NUL, integers beyond 64 bits, NaN, naive and out-of-range timestamps, models built with
 `model_construct` or `model_copy`. Each call must succeed or raise an `ASMError` whose code says the
 input was refused (never a raw `TypeError`/`OverflowError`/`UnicodeEncodeError`, never `storage_error`),
-and each stored session's events stay numbered 1..n.
+and each stored session's event numbers stay unique and ascending.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.schema import TABLE_NAMES
 
-#: The codes a refused input may raise: the input was invalid, or names something absent or taken.
+#: The codes a refused input may raise: the input was invalid, names something absent or taken, or
+#: expected another sequence number.
 INPUT_CODES = {
     "validation_error",
     "invalid_event_type",
@@ -40,6 +41,7 @@ INPUT_CODES = {
     "session_not_found",
     "run_not_found",
     "already_exists",
+    "conflict",
 }
 
 FAR_EAST = timezone(timedelta(hours=14))
@@ -224,6 +226,47 @@ class HostileCalls(RuleBasedStateMachine):
         )
 
     @rule(data=st.data())
+    def newest_events(self, data: st.DataObject) -> None:
+        self.call(
+            "get_events",
+            self.pick(data, self.sessions),
+            before=data.draw(st.none() | hostile),
+            last=data.draw(st.sampled_from([1, 5]) | hostile),
+        )
+
+    @rule(data=st.data())
+    def append_expecting(self, data: st.DataObject) -> None:
+        self.call(
+            "append_event", self.event(data), expected_sequence=data.draw(st.sampled_from([0, 1]) | hostile)
+        )
+
+    @rule(data=st.data())
+    def delete_events(self, data: st.DataObject) -> None:
+        optional = st.none() | hostile
+        self.call(
+            "delete_events",
+            self.pick(data, self.sessions),
+            ids=data.draw(optional | st.lists(text, max_size=2)),
+            after=data.draw(optional | st.just(1)),
+            run_id=data.draw(optional),
+            expected_sequence=data.draw(optional),
+        )
+
+    @rule(data=st.data())
+    def iter_events(self, data: st.DataObject) -> None:
+        async def drain() -> list[Any]:
+            events = self.store.iter_events(
+                self.pick(data, self.sessions),
+                after=data.draw(st.just(0) | hostile),
+                before=data.draw(st.none() | hostile),
+                types=data.draw(st.none() | hostile),
+                batch_size=data.draw(st.just(2) | hostile),
+            )
+            return [event async for event in events]
+
+        _runner_call(self.runner, drain)
+
+    @rule(data=st.data())
     def get_latest_sequence(self, data: st.DataObject) -> None:
         self.call("get_latest_sequence", self.pick(data, self.sessions))
 
@@ -274,11 +317,14 @@ class HostileCalls(RuleBasedStateMachine):
         )
 
     @invariant()
-    def numbers_stay_gapless(self) -> None:
+    def numbers_stay_unique_and_ordered(self) -> None:
         for session_id in self.sessions[-3:]:
             events = _runner_call(self.runner, lambda sid=session_id: self.store.get_events(sid))
-            if events is not None:
-                assert [e.sequence_number for e in events] == list(range(1, len(events) + 1))
+            latest = _runner_call(self.runner, lambda sid=session_id: self.store.get_latest_sequence(sid))
+            if events:
+                numbers = [e.sequence_number for e in events]
+                assert numbers == sorted(set(numbers))
+                assert numbers[-1] <= latest
 
 
 #: Examples per backend: enough to reach every rule many times, small enough for CI (seconds).
