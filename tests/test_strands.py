@@ -81,6 +81,9 @@ async def test_storage_protocol_translates_and_refuses(tmp_path: Path) -> None:
     read = json.loads(await typescript.read(key) or b"")
     assert read["schema_version"] == "1.0" and read["data"] == {"system_prompt": "hi"}
     assert await typescript.read("session/s1/missing.json") is None
+    as_is = json.dumps({**python_doc, "data": {"system_prompt": "hi"}, "app_data": {}}, indent=1).encode()
+    await ASMStorage(artifacts).write(key, as_is)
+    assert artifacts.get(key) == as_is and await typescript.read(key) == as_is
     await typescript.write("notes/raw.bin", b"\x00\x01")
     await typescript.write("notes/cats.txt", b"cats purr and sleep")
     assert [r.key for r in await typescript.search("sleeping cats")][:1] == ["notes/cats.txt"]

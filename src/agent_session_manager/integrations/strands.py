@@ -9,18 +9,19 @@ Two entry points, one per Strands persistence design:
       from strands.session import SnapshotSessionManager
       from agent_session_manager.integrations.strands import ASMStorage
 
-      storage = ASMStorage("s3://bucket/agents?endpoint=http://127.0.0.1:8333", format="typescript")
+      storage = ASMStorage("s3://bucket/agents?endpoint=http://127.0.0.1:8333&foreign=true")
       agent = Agent(session_manager=SnapshotSessionManager("chat-1", storage=storage))
 
   Snapshot documents (`.../snapshots/snapshot_latest.json` and `.../immutable_history/snapshot_*.json`)
-  are read in either Strands dialect and always handed to Strands in the Python one (what it can load);
-  they are written in the configured `format`: `"python"` (default: byte-compatible with Strands' own
-  Python storages) or `"typescript"` (camelCase, what the TypeScript SDK reads), so one S3 bucket can be
-  shared with TypeScript agents (`snapshots.dialects` has the translation rules). A document in neither
-  dialect is refused with `validation_error` naming its key. History entries are written create-only
-  (`already_exists` if one is written twice). Other keys are stored as given. Our S3 store opened with
-  `foreign=true` reads objects other programs wrote (they carry no checksum of ours); the file artifact
-  store keeps a record beside each blob, so its directory cannot be shared with another program.
+  are read in either Strands dialect and always handed to Strands in the Python one (what it can load).
+  They are written in the configured `format` (a document already in it byte for byte): `"python"`
+  (default, what Strands' own Python storages write) or `"typescript"` (camelCase, what the TypeScript
+  SDK reads), so one S3 bucket can be shared with TypeScript agents; `snapshots.dialects` has the
+  translation rules. A document in neither dialect is refused with `validation_error` naming its key.
+  History entries are written create-only (`already_exists` if one is written twice). Other keys are
+  stored as given. Our S3 store opened with `foreign=true` reads objects other programs wrote (they
+  carry no checksum of ours); the file artifact store keeps a record with each blob, so its directory
+  cannot be shared with another program.
 
 * **`ASMSessionRepository(store)`**: the older sync `SessionRepository` (sessions, agents, messages) on
   our session store, for `RepositorySessionManager`. A Strands session is our session (same id, agent
@@ -58,7 +59,7 @@ from ..core.errors import (
 )
 from ..core.models import Event, EventType, Session
 from ..sessions.base import SessionStore
-from ..snapshots.dialects import Format, canonical, check_format, render
+from ..snapshots.dialects import Format, canonical, check_format, dialect_of, render
 
 require_extra("strands", "strands")
 
@@ -141,8 +142,10 @@ class ASMStorage:
         if snapshot is None:
             await self._store.acall(self._store.target.put, key, data)
             return
-        document = canonical(_json_object(data, key, ValidationError), key)
-        body = render(document, self.format, compact=True)
+        document = _json_object(data, key, ValidationError)
+        body = data
+        if dialect_of(document, key) != self.format:
+            body = render(canonical(document, key), self.format, compact=True)
         put = self._store.target.put
         try:
             await self._store.acall(
@@ -161,11 +164,13 @@ class ASMStorage:
             return None
         if _SNAPSHOT_KEY.search(key) is None:
             return data
+        document = _json_object(data, key, StorageError)
         try:
-            document = canonical(_json_object(data, key, StorageError), key)
+            if dialect_of(document, key) == "python":
+                return data
+            return render(canonical(document, key), "python", compact=True)
         except ValidationError as exc:
             raise StorageError(exc.message, details=exc.details) from None
-        return render(document, "python", compact=True)
 
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
