@@ -174,7 +174,7 @@ async def test_event_pages_and_session_pages_are_index_range_scans(
         await pg_store.append_events(
             [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(200)]
         )
-    events_sql, events_args = events_query(EventQuery.build(sessions[3].id, after=150, limit=10))
+    events_sql, events_args = events_query(EventQuery.build(sessions[3].id, after=150, limit=10), POSTGRES)
     connection = await asyncpg.connect(pg_store_url)
     try:
         await connection.execute(

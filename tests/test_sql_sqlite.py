@@ -143,7 +143,7 @@ async def test_event_pages_and_session_pages_are_index_range_scans(tmp_path: Pat
         )
         page = await store.list_sessions(limit=1)
         assert page.items
-    events_sql, events_args = events_query(EventQuery.build(session.id, after=40, limit=5))
+    events_sql, events_args = events_query(EventQuery.build(session.id, after=40, limit=5), SQLITE)
     connection = sqlite3.connect(path)
     try:
         plan = " ".join(

@@ -59,7 +59,7 @@ from ..state import (
 )
 from . import statements as q
 from .batch import Batch
-from .dialect import Dialect
+from .dialect import Dialect, SqlText
 from .rows import (
     Row,
     artifact_from_row,
@@ -110,40 +110,31 @@ def session_missing(session_id: str) -> SessionNotFound:
     return SessionNotFound(f"session {session_id!r} not found", details={"session_id": session_id})
 
 
-def events_query(query: EventQuery) -> tuple[str, list[Any]]:
-    """`$n`-style SQL and arguments of `get_events` (the dialect converts timestamps afterwards).
+def events_query(query: EventQuery, dialect: Dialect) -> tuple[str, list[Any]]:
+    """SQL (`$n` style) and arguments of `get_events`, built with the dialect's `SqlText`.
 
     With `last`, the `(session_id, sequence_number)` index is read backwards (`ORDER BY ... DESC
     LIMIT`): the rows come newest first, and the caller reverses them."""
-    where = ["session_id = $1"]
-    args: list[Any] = [query.session_id]
-
-    def add(condition: str, value: Any) -> None:
-        args.append(value)
-        where.append(condition.replace("?", f"${len(args)}"))
-
+    sql = dialect.text()
+    sql.where(f"session_id = {sql.param(query.session_id)}")
     if query.after is not None:
-        add("sequence_number > ?", query.after)
+        sql.where(f"sequence_number > {sql.param(query.after)}")
     if query.before is not None:
-        add("sequence_number < ?", query.before)
+        sql.where(f"sequence_number < {sql.param(query.before)}")
     if query.since is not None:
-        add('"timestamp" >= ?', query.since)
+        sql.where(f'"timestamp" >= {sql.ts(query.since)}')
     if query.until is not None:
-        add('"timestamp" <= ?', query.until)
+        sql.where(f'"timestamp" <= {sql.ts(query.until)}')
     if query.run_id is not None:
-        add("run_id = ?", query.run_id)
+        sql.where(f"run_id = {sql.param(query.run_id)}")
     if query.types is not None:
-        start = len(args) + 1
-        args.extend(sorted(str(t) for t in query.types))
-        where.append(f"type IN ({', '.join(f'${i}' for i in range(start, len(args) + 1))})")
-    sql = f"{q.EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY sequence_number"
+        sql.where(sql.one_of("type", sorted(str(t) for t in query.types)))
+    tail = " ORDER BY sequence_number"
     if query.last is not None:
-        args.append(query.last)
-        sql += f" DESC LIMIT ${len(args)}"
+        tail += f" DESC LIMIT {sql.param(query.last)}"
     elif query.limit is not None:
-        args.append(query.limit)
-        sql += f" LIMIT ${len(args)}"
-    return sql, args
+        tail += f" LIMIT {sql.param(query.limit)}"
+    return sql.sql(q.EVENT_SELECT, tail), sql.args
 
 
 class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
@@ -321,12 +312,13 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         checked_text(session_id, "session_id")
         check_limit(limit)
         statuses = run_statuses(status)
-        filters: list[tuple[str, Any]] = [("session_id = ?", session_id)]
+        sql = self.dialect.text()
+        sql.where(f"session_id = {sql.param(session_id)}")
         if statuses is not None:
-            filters.append(("status IN ?", sorted(s.value for s in statuses)))
+            sql.where(sql.one_of("status", sorted(s.value for s in statuses)))
         return await self._keyset_page(
             q.RUN_SELECT,
-            filters,
+            sql,
             "started_at",
             "runs:started_at_asc",
             limit,
@@ -401,8 +393,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
             last=last,
             wait=wait,
         )
-        sql, args = events_query(query)
-        converted = [self.dialect.ts(a) if isinstance(a, datetime) else a for a in args]
+        sql, converted = events_query(query, self.dialect)
         if query.wait is None:
             return await self._select_events(sql, converted, query)
         await self._prepare_wait()
@@ -508,9 +499,11 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         check_limit(limit)
         if await self._one(q.SESSION_EXISTS, session_id) is None:
             raise session_missing(session_id)
+        sql = self.dialect.text()
+        sql.where(f"session_id = {sql.param(session_id)}")
         return await self._keyset_page(
             q.ARTIFACT_SELECT,
-            [("session_id = ?", session_id)],
+            sql,
             "created_at",
             "artifacts:created_at_asc",
             limit,
@@ -535,7 +528,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
     async def _keyset_page(
         self,
         select: str,
-        filters: list[tuple[str, Any]],
+        sql: SqlText,
         time_column: str,
         scope: str,
         limit: int,
@@ -543,28 +536,12 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         build: Callable[[Row], M],
         key: Callable[[M], tuple[datetime, str]],
     ) -> Page[M]:
-        """One page in `(time_column, id)` order after `cursor`: an index range scan, never an offset."""
-        where: list[str] = []
-        args: list[Any] = []
-        for condition, value in filters:
-            if isinstance(value, list):
-                start = len(args) + 1
-                args.extend(value)
-                marks = ", ".join(f"${i}" for i in range(start, len(args) + 1))
-                where.append(condition.replace("?", f"({marks})"))
-            else:
-                args.append(value)
-                where.append(condition.replace("?", f"${len(args)}"))
-        if cursor is not None:
-            after_time, after_id = decode_time_cursor(cursor, scope)
-            args.extend([self.dialect.timestamp_in(after_time), after_id])
-            where.append(f"({time_column}, id) > (${len(args) - 1}, ${len(args)})")
-        args.append(limit + 1)
-        sql = (
-            f"{select} {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"ORDER BY {time_column}, id LIMIT ${len(args)}"
-        )
-        rows = await self._fetch(sql, *args)
+        """One page in `(time_column, id)` order after `cursor` (`sql` holds the filters): an index
+        range scan, never an offset."""
+        after = None if cursor is None else decode_time_cursor(cursor, scope)
+        order = sql.keyset([time_column, "id"], after, descending=False)
+        text = sql.sql(select, f" ORDER BY {order} LIMIT {sql.param(limit + 1)}")
+        rows = await self._fetch(text, *sql.args)
         items = [build(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
