@@ -25,6 +25,7 @@ from .clock import ensure_utc, utc_now
 from .errors import InvalidEventType, InvalidStatus, InvalidTransition, ValidationError
 from .json import INT64_MAX, JSONObject, checked_object, dumps
 from .keys import validate_key
+from .usage import check_token_usage
 
 
 class SessionStatus(StrEnum):
@@ -372,6 +373,12 @@ class Run(Record):
     _check_json = field_validator(*_mutable_fields, mode="before")(_json_object)
     _check_text = field_validator("provider", mode="after")(_text)
 
+    @field_validator("token_usage", mode="after")
+    @classmethod
+    def _check_token_counts(cls, value: JSONObject) -> JSONObject:
+        check_token_usage(value)
+        return value
+
     def with_status(self, status: RunStatus | str) -> Run:
         """A copy in `status` (`ended_at` set on entering a terminal status); checks the transition."""
         new = _run_status(status)
@@ -406,7 +413,9 @@ class Run(Record):
                 merged[key] = old + value
             else:
                 merged[key] = value
-        return self.model_copy(update={"token_usage": checked_object(merged, "token_usage")})
+        checked = checked_object(merged, "token_usage")
+        check_token_usage(checked)
+        return self.model_copy(update={"token_usage": checked})
 
 
 class Event(Record):

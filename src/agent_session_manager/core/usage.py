@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import ValidationError
+
 INPUT = "input_tokens"
 OUTPUT = "output_tokens"
 CACHE_READ = "cache_read_tokens"
@@ -35,6 +37,26 @@ COUNTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: Every counter the summaries add up, in report order.
 TOKEN_KEYS = (INPUT, OUTPUT, TOTAL, CACHE_READ, CACHE_CREATION)
+#: The largest token count a counter may hold (a quadrillion), on every backend: a run's total (the sum
+#: of its counters) and the sums of statistics over thousands of such runs stay within the 64-bit
+#: integers SQL computes with.
+MAX_TOKENS = 10**15
+_COUNTER_NAMES = frozenset({TOTAL, *(name for _, names in COUNTERS for name in names)})
+
+
+def check_token_usage(usage: Mapping[str, Any]) -> None:
+    """`validation_error` (field `token_usage`) if a counter holds a number beyond +-`MAX_TOKENS`."""
+    for name in _COUNTER_NAMES.intersection(usage):
+        value = usage[name]
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not -MAX_TOKENS <= value <= MAX_TOKENS
+        ):
+            raise ValidationError(
+                f"token_usage.{name} must be at most {MAX_TOKENS:,} in magnitude",
+                details={"field": "token_usage", "counter": name},
+            )
 
 
 def is_amount(value: Any) -> bool:

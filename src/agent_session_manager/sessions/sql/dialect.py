@@ -37,6 +37,12 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _aware(value: datetime) -> datetime:
+    """A `timestamptz` as asyncpg returns it: aware, except `datetime.max`/`datetime.min`, which it
+    writes as PostgreSQL's infinity/-infinity and reads back naive; those are UTC too."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -176,7 +182,7 @@ POSTGRES = Dialect(
     name="postgresql",
     sql=_identity,
     timestamp_in=_identity,
-    timestamp_out=_identity,
+    timestamp_out=_aware,
     json_in=_json_text,
     json_out=orjson.loads,
     tags_in=_identity,
