@@ -41,7 +41,7 @@ from .core.errors import ASMError, SessionNotFound, StorageError, ValidationErro
 from .core.json import JSONObject
 from .core.keys import validate_key
 from .core.models import ArtifactRecord, Event, EventType, Run, RunStatus, Session, SessionStatus
-from .core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from .core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, all_items
 from .open import open_artifact_store, open_store
 from .sessions.base import ITER_BATCH, SessionStore
 from .sessions.state import State
@@ -119,19 +119,15 @@ class CompositeSessionStore(AsyncClosing):
 
     async def delete_session(self, session_id: str) -> None:
         """Delete the session with its runs, events and artifact records, then its blobs."""
-        keys: list[str] = []
-        cursor = None
         try:
-            while True:
-                page = await self.sessions.list_artifact_records(
+            records = await all_items(
+                lambda cursor: self.sessions.list_artifact_records(
                     session_id, limit=MAX_PAGE_SIZE, cursor=cursor
                 )
-                keys.extend(r.key for r in page if r.storage_ref == self._ref(r.key))
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+            )
         except SessionNotFound:
-            keys = []
+            records = []
+        keys = [r.key for r in records if r.storage_ref == self._ref(r.key)]
         await self.sessions.delete_session(session_id)
         await self._delete_blobs(session_id, keys)
 

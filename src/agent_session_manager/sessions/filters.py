@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..core.clock import utc_now
+from ..core.digest import sha256_hex
 from ..core.errors import InvalidCursor, InvalidStatus, ValidationError
 from ..core.ids import validate_id
 from ..core.models import RunStatus, Session, SessionStatus, checked_text, one_or_many
@@ -128,7 +128,7 @@ class SessionListing:
             "statuses": None if self.statuses is None else sorted(self.statuses),
             "tags": self.tags,
         }
-        digest = hashlib.sha256(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+        digest = sha256_hex(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS))[:24]
         return f"sessions:{self.order_by}_{'desc' if self.descending else 'asc'}:{digest}"
 
     def resumed(self, cursor: str) -> SessionListing:
