@@ -108,27 +108,17 @@ UNION ALL SELECT 'missing', NULL::bigint, {_NULL_EVENT} WHERE NOT EXISTS (SELECT
 
 APPEND_ONE = _append_one()
 
-#: The counter guard of an expected-sequence write (`$n`: the expectation). The insert branch (no
-#: counter row in the statement's snapshot) needs an expectation of 0; the update branch compares with
-#: the latest, locked version of the row, so of two concurrent writers with one expectation only the
-#: first succeeds.
-_INSERT_GUARD = (
-    " AND {n}::bigint = coalesce("
-    "(SELECT last_sequence FROM asm_session_sequences WHERE session_id = {sid}::text), 0)"
-)
-_UPDATE_GUARD = " WHERE q.last_sequence = {n}::bigint"
-
-#: `APPEND_ONE` with `expected_sequence` as `$11`: no row at all means the counter was not `$11`
-#: (nothing written).
-APPEND_ONE_EXPECTED = _append_one(_INSERT_GUARD.format(n="$11", sid="$4"), _UPDATE_GUARD.format(n="$11"))
+#: `APPEND_ONE` with `expected_sequence` as `$11` (see `statements.counter_guards`): no row at all means
+#: the counter was not `$11` (nothing written).
+APPEND_ONE_EXPECTED = _append_one(*q.counter_guards("$11", "$4"))
 
 #: Reserve `$2` numbers for session `$1` if its counter is `$3`. No row: no session, or another counter.
 RESERVE_EXPECTED = f"""
 WITH s AS (SELECT id FROM asm_sessions WHERE id = $1::text FOR KEY SHARE)
 INSERT INTO asm_session_sequences AS q (session_id, last_sequence)
-SELECT s.id, $2::bigint FROM s WHERE true{_INSERT_GUARD.format(n="$3", sid="$1")}
+SELECT s.id, $2::bigint FROM s WHERE true{q.counter_guards("$3", "$1")[0]}
 ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence
-{_UPDATE_GUARD.format(n="$3")}
+{q.counter_guards("$3", "$1")[1]}
 RETURNING session_id, last_sequence
 """
 

@@ -60,6 +60,7 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _EVENTS_BY_IDS = SQLITE.sql(f"{q.EVENT_SELECT} WHERE id IN (SELECT value FROM json_each($1))")
 _RESERVE = SQLITE.sql(q.RESERVE_SEQUENCES)
 _LATEST_SEQUENCE = SQLITE.sql(q.LATEST_SEQUENCE)
+_RESERVE_EXPECTED = SQLITE.sql(q.RESERVE_EXPECTED_SEQUENCES)
 _NEWEST_SEQUENCE = SQLITE.sql(q.NEWEST_SEQUENCE)
 _INSERT_EVENT = SQLITE.sql(q.INSERT_EVENT)
 #: Appends of at most this many events may run on the event loop's thread (see `_in_transaction`).
@@ -433,31 +434,31 @@ def _number(given: float | None, query: dict[str, str], name: str, default: floa
     return value
 
 
-def _expectation_holds(connection: sqlite3.Connection, batch: Batch) -> bool:
-    """Whether the batch may be written: no expectation, or the counter equals it. If not, the batch's
-    stored events are resolved and, unless all are stored (a retry), `conflict` is raised. The write
-    transaction holds SQLite's write lock, so the counter cannot move before the reservation."""
-    if batch.expected is None or not batch.new_events():
-        return True
-    session_id = batch.events[0].session_id
+def _refused(connection: sqlite3.Connection, batch: Batch, session_id: str) -> None:
+    """The counter was not the batch's expectation (or the session is gone): the stored events of the
+    batch's ids are resolved and, unless all are stored (a retry), `conflict` is raised."""
     row = connection.execute(_LATEST_SEQUENCE, (session_id,)).fetchone()
     if row is None:
         raise session_missing(session_id)
-    actual = int(row[0] or 0)
-    if actual == batch.expected:
-        return True
     ids = SQLITE.json_in(list(batch.unique))
     batch.resolve([event_from_row(SQLITE, row) for row in connection.execute(_EVENTS_BY_IDS, (ids,))])
-    batch.refuse(actual)
-    return False
+    batch.refuse(int(row[0] or 0))
 
 
 def _write_new(connection: sqlite3.Connection, batch: Batch) -> list[Event]:
-    """Reserve numbers per session and insert the batch's new events (inside the caller's transaction)."""
-    if not _expectation_holds(connection, batch):
-        return []
+    """Reserve numbers per session and insert the batch's new events (inside the caller's transaction);
+    with an expectation, the reservation is conditional on the counter (one statement either way)."""
+    counts = batch.counts()
     last: dict[str, int] = {}
-    for session_id, count in batch.counts().items():
+    if batch.expected is not None and counts:
+        [(session_id, count)] = counts.items()
+        row = connection.execute(_RESERVE_EXPECTED, (session_id, count, batch.expected)).fetchone()
+        if row is None:
+            _refused(connection, batch, session_id)
+            return []
+        counts = {}
+        last[session_id] = row[0]
+    for session_id, count in counts.items():
         row = connection.execute(_RESERVE, (session_id, count)).fetchone()
         if row is None:
             raise session_missing(session_id)

@@ -185,6 +185,29 @@ RESERVE_SEQUENCES = (
     "RETURNING last_sequence"
 )
 
+
+def counter_guards(expected: str, session_id: str) -> tuple[str, str]:
+    """The two guards that make a counter upsert (`INSERT ... SELECT ... ON CONFLICT DO UPDATE`) happen
+    only if the counter is `expected` (a parameter): the insert branch (no counter row in the
+    statement's snapshot) needs an expectation of 0; the update branch compares with the latest, locked
+    version of the row, so of concurrent writers with one expectation only the first succeeds."""
+    return (
+        f" AND {expected}::bigint = coalesce("
+        f"(SELECT last_sequence FROM asm_session_sequences WHERE session_id = {session_id}::text), 0)",
+        f" WHERE q.last_sequence = {expected}::bigint",
+    )
+
+
+_INSERT_GUARD, _UPDATE_GUARD = counter_guards("$3", "$1")
+#: `RESERVE_SEQUENCES` if the counter is `$3`. No row: the session does not exist, or its counter is
+#: another number (nothing written).
+RESERVE_EXPECTED_SEQUENCES = (
+    "INSERT INTO asm_session_sequences AS q (session_id, last_sequence) "
+    f"SELECT id, $2::bigint FROM asm_sessions WHERE id = $1::text{_INSERT_GUARD} "
+    "ON CONFLICT (session_id) DO UPDATE SET last_sequence = q.last_sequence + excluded.last_sequence"
+    f"{_UPDATE_GUARD} RETURNING last_sequence"
+)
+
 #: The number of the newest stored event of session `$1` (0 for none): what a deletion's expectation is
 #: compared with. Reads the `(session_id, sequence_number)` index backwards.
 NEWEST_SEQUENCE = "SELECT coalesce(max(sequence_number), 0) FROM asm_events WHERE session_id = $1"
