@@ -19,6 +19,8 @@ import pytest
 from strands.session import SnapshotSessionManager
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.storage import LocalFileStorage
+from strands.types.exceptions import SessionException
+from strands.types.session import SessionMessage
 
 import agent_session_manager as asm
 from agent_session_manager import sync
@@ -146,7 +148,12 @@ def test_repository_session_manager_writes_our_events(tmp_path: Path) -> None:
         "message_received",
     ]
     assert events[0].data["content"] == QUESTION
-    assert events[2].data == {"tool_call_id": "t1", "tool_name": "add", "tool_input": {"a": 2, "b": 3}}
+    assert events[2].data == {
+        "tool_call_id": "t1",
+        "tool_name": "add",
+        "tool_input": {"a": 2, "b": 3},
+        "strands": {"agent_id": "agent", "message_id": 1},
+    }
     assert events[4].data["tool_call_id"] == "t1"
     assert events[5].data["content"] == "2 + 3 = 5"
     assert store.get_session("chat-2").metadata["strands"]["agents"]["agent"]["agent_id"] == "agent"
@@ -159,6 +166,14 @@ def test_repository_session_manager_writes_our_events(tmp_path: Path) -> None:
     repository.update_message("chat-2", "agent", redacted)
     again = repository.read_message("chat-2", "agent", 0)
     assert again is not None and again.to_message()["content"] == [{"text": "[REDACTED]"}]
+    shown = [e.data["content"] for e in store.get_events("chat-2", types=["message_sent"])]
+    assert shown == ["", "[REDACTED]"]  # the new version is appended, the old one deleted
+    assert len(store.get_events("chat-2")) == 6
+    assert repository.list_messages("chat-2", "agent")[0].message_id == 0
+    with pytest.raises(SessionException):
+        repository.update_message(
+            "chat-2", "agent", SessionMessage(message={"role": "user", "content": []}, message_id=9)
+        )
     assert repository.read_session("missing") is None
     repository.delete_session("chat-2")
     assert repository.read_session("chat-2") is None

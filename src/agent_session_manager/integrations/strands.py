@@ -29,9 +29,10 @@ Two entry points, one per Strands persistence design:
   `metadata["strands"]`; each message is appended as a `message_sent` (user) or `message_received`
   (assistant) event holding the original Strands record losslessly under `data["strands"]`, followed
   by a `tool_call_started` per `toolUse` block and a `tool_call_completed`/`_failed` per `toolResult`, so a
-  Strands conversation shows in our timelines, queries and CLI. The log is append-only: `update_message`
-  (Strands' guardrail redaction) appends the new version, which `read_message`/`list_messages` return
-  from then on; the earlier event stays in the log.
+  Strands conversation shows in our timelines, queries and CLI. `update_message` (Strands' guardrail
+  redaction) replaces a message's events by those of the new version (appended, then the old ones
+  deleted); the events show the redacted text, while the record keeps Strands' own `message` and
+  `redact_message` fields, as Strands' file and S3 repositories do.
 
 Stores are reached from whatever thread or loop Strands calls from: pass a URL (opened on the shared
 `sync.portal()`), a `sync.SyncStore` (its portal runs every call), or an async store that only the loop
@@ -298,13 +299,22 @@ class ASMSessionRepository(SessionRepository):
     def update_message(
         self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any
     ) -> None:
-        """Append the new version of a message (`SessionException` if there is none to update)."""
+        """Replace a message's events by those of its new version (`SessionException` if it has none).
+
+        The new events are appended first and the old ones deleted after, so a failure in between
+        leaves both versions (reads take the newer), never neither.
+        """
         previous = self.read_message(session_id, agent_id, session_message.message_id)
         if previous is None:
             raise SessionException(f"Message {session_message.message_id} does not exist")
         session_message.created_at = previous.created_at
-        events = message_events(session_id, agent_id, session_message, update=True)
-        self._call(self._target.append_events, events[:1])
+        stale = [
+            event.id
+            for event in self._call(self._target.get_events, session_id)
+            if _owner(event) == (agent_id, session_message.message_id)
+        ]
+        self._call(self._target.append_events, message_events(session_id, agent_id, session_message))
+        self._call(self._target.delete_events, session_id, ids=stale)
 
     def list_messages(
         self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
@@ -368,27 +378,28 @@ class ASMSessionRepository(SessionRepository):
         latest: dict[int, SessionMessage] = {}
         for event in events:
             record = event.data.get("strands")
-            if isinstance(record, Mapping) and record.get("agent_id") == agent_id:
+            if isinstance(record, Mapping) and record.get("agent_id") == agent_id and "message" in record:
                 message = SessionMessage.from_dict(dict(record["message"]))
                 latest[message.message_id] = message
         return latest
 
 
-def message_events(
-    session_id: str, agent_id: str, message: SessionMessage, *, update: bool = False
-) -> list[Event]:
+def message_events(session_id: str, agent_id: str, message: SessionMessage) -> list[Event]:
     """One Strands message as our events: the message (holding the original record), then one
-    `tool_call_started` per `toolUse` block and one `tool_call_completed`/`_failed` per `toolResult`."""
-    body = message.message
+    `tool_call_started` per `toolUse` block and one `tool_call_completed`/`_failed` per `toolResult`.
+
+    Each event's `data["strands"]` names the agent and message it came from; the text and tool payloads
+    shown are those of the message as Strands reads it back (the redacted version when there is one).
+    """
+    body = message.to_message()
     role = str(body.get("role", "user"))
     blocks: list[Any] = list(body.get("content") or [])
     text = "".join(block["text"] for block in blocks if isinstance(block, Mapping) and "text" in block)
-    strands = {"agent_id": agent_id, "message_id": message.message_id, "message": message.to_dict()}
-    if update:
-        strands["update"] = True
+    owner = {"agent_id": agent_id, "message_id": message.message_id}
     kind = EventType.MESSAGE_RECEIVED if role == "assistant" else EventType.MESSAGE_SENT
+    record = {**owner, "message": message.to_dict()}
     events = [
-        Event(type=kind, session_id=session_id, data={"role": role, "content": text, "strands": strands})
+        Event(type=kind, session_id=session_id, data={"role": role, "content": text, "strands": record})
     ]
     for block in blocks:
         if not isinstance(block, Mapping):
@@ -400,21 +411,27 @@ def message_events(
                 "tool_name": use.get("name"),
                 "tool_input": use.get("input"),
             }
-            events.append(
-                Event(type=EventType.TOOL_CALL_STARTED, session_id=session_id, data=_json_safe(data))
-            )
+            kind = EventType.TOOL_CALL_STARTED
         elif "toolResult" in block:
             result = block["toolResult"]
-            failed = result.get("status") == "error"
             data = {
                 "tool_call_id": result.get("toolUseId"),
                 "tool_output": {"content": result.get("content")},
             }
-            if failed:
+            kind = EventType.TOOL_CALL_COMPLETED
+            if result.get("status") == "error":
                 data["error_code"] = "tool_error"
-            kind = EventType.TOOL_CALL_FAILED if failed else EventType.TOOL_CALL_COMPLETED
-            events.append(Event(type=kind, session_id=session_id, data=_json_safe(data)))
+                kind = EventType.TOOL_CALL_FAILED
+        else:
+            continue
+        events.append(Event(type=kind, session_id=session_id, data=_json_safe({**data, "strands": owner})))
     return events
+
+
+def _owner(event: Event) -> tuple[Any, Any] | None:
+    """The (agent id, message id) a repository event belongs to, or None for other events."""
+    owner = event.data.get("strands")
+    return (owner.get("agent_id"), owner.get("message_id")) if isinstance(owner, Mapping) else None
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
