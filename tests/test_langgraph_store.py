@@ -16,6 +16,7 @@ from agent_session_manager import open_store, sync
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.integrations.langgraph import ASMStore
 from agent_session_manager.integrations.langgraph.store import KIND
+from agent_session_manager.maintenance import RetentionPolicy, maintenance_api
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -136,3 +137,17 @@ async def test_async_on_the_callers_loop(url: str) -> None:
         assert await memory.stop_ttl_sweeper()
         with pytest.raises(ValidationError, match="sync methods"):
             memory.get(ns, "k")
+
+
+def test_maintenance_deletes_expired_items(url: str) -> None:
+    with ASMStore.from_url(url, **_options(url)) as memory:
+        ns = ("maint", uuid.uuid4().hex)
+        memory.put(ns, "gone", {"v": 1}, ttl=0.001)
+        memory.put(ns, "kept", {"v": 2}, ttl=60)
+        time.sleep(0.2)
+        store = sync.SyncStore(sync.portal(), memory.store, owns_loop=False)
+        nothing = RetentionPolicy(max_completed_session_age_days=None, hard_delete_after_days=None)
+        assert maintenance_api(store).execute(nothing, dry_run=True).states_expired == 1
+        assert maintenance_api(store).execute(nothing).states_expired == 1
+        assert sync.portal().call(memory.store.get_state, f"{KIND}maint/{ns[1]}/#gone") is None
+        assert [i.key for i in memory.search(ns)] == ["kept"]

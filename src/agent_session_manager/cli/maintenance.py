@@ -42,6 +42,7 @@ REPORT_ROWS = (
     ("artifacts_cleaned", "orphaned artifact records removed"),
     ("blobs_deleted", "artifact blobs deleted"),
     ("orphaned_sequences_cleaned", "orphaned sequence counters removed"),
+    ("states_expired", "expired state documents deleted"),
 )
 
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from .policy import RetentionPolicy
 
-Step = Literal["soft_delete", "hard_delete", "prune", "orphans"]
-STEPS: tuple[Step, ...] = ("soft_delete", "hard_delete", "prune", "orphans")
+Step = Literal["soft_delete", "hard_delete", "prune", "orphans", "expired_states"]
+STEPS: tuple[Step, ...] = ("soft_delete", "hard_delete", "prune", "orphans", "expired_states")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class MaintenanceReport(BaseModel):
     artifacts_cleaned: int = 0
     blobs_deleted: int = 0
     orphaned_sequences_cleaned: int = 0
+    states_expired: int = 0
     duration_ms: float = 0.0
     errors: list[StepError] = []
 

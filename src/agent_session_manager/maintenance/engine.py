@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..artifacts.base import ArtifactStore
 from ..artifacts.registry import ArtifactRegistry
@@ -90,6 +91,17 @@ class Tally:
         if self.listener is not None:
             number = STEPS.index(self.step) + 1
             self.listener(MaintenanceProgress(self.step, number, len(STEPS), dict(self.values)))
+
+
+def _expired(expires_at: Any, now: datetime) -> bool:
+    """Whether a state document's `expires_at` is a time-zone-aware ISO-8601 time at or before `now`."""
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        when = datetime.fromisoformat(expires_at)
+    except ValueError:
+        return False
+    return when.tzinfo is not None and when <= now
 
 
 def _days_before(now: datetime, days: int | None) -> datetime | None:
@@ -240,6 +252,7 @@ class BatchedMaintenance(ABC):
             "hard_delete": lambda: self._hard_delete(policy, when, dry_run, tally),
             "prune": lambda: self._prune(policy, when, dry_run, tally),
             "orphans": lambda: self._orphans(policy.batch_size, when, dry_run, tally),
+            "expired_states": lambda: self._expire_states(policy.batch_size, when, dry_run, tally),
         }
         for name in STEPS:
             step = steps[name]
@@ -444,6 +457,15 @@ class BatchedMaintenance(ABC):
             tally.add("orphaned_sequences_cleaned", count)
             after = ids[-1]
             await asyncio.sleep(0)
+
+    async def _expire_states(self, batch_size: int, now: datetime, dry_run: bool, tally: Tally) -> None:
+        """Delete the state documents that say they expired: a top-level `expires_at` (ISO-8601 with a
+        time zone) at or before `now`, as LangGraph's `ASMStore` writes for items with a TTL."""
+        limit = min(batch_size, MAX_PAGE_SIZE)
+        async for page in pages(lambda cursor: self.store.list_states(None, limit=limit, cursor=cursor)):
+            expired = [s.scope for s in page.items if _expired(s.value.get("expires_at"), now)]
+            deleted = len(expired) if dry_run else sum([await self.store.delete_state(s) for s in expired])
+            tally.add("states_expired", deleted)
 
     async def _orphan_artifacts(self, batch_size: int, dry_run: bool, tally: Tally) -> None:
         after: str | None = None

@@ -21,6 +21,8 @@ Each field acts (none is validated and then ignored):
 * `exempt_statuses` / `exempt_tags`: sessions in one of these statuses, or carrying one of these tags, are
   neither soft-deleted nor pruned. A session already soft-deleted is past protection: hard delete follows
   `hard_delete_after_days` alone.
+* Whatever the policy, state documents whose value has a top-level `expires_at` (ISO-8601 with a time
+  zone) in the past are deleted (LangGraph's `ASMStore` writes it for items with a TTL).
 * `batch_size`: rows per transaction; every batch commits on its own, so live writers never wait long.
 
 `None` means "no limit". `batch_size` defaults to 1,000: a million pruned events are a thousand short

@@ -178,6 +178,7 @@ class MaintenanceContract(Contract):
             "artifacts_cleaned",
             "blobs_deleted",
             "orphaned_sequences_cleaned",
+            "states_expired",
         }
         assert set(counts.values()) == {0}
         assert await maint.health_check() == []
@@ -380,9 +381,15 @@ class MaintenanceContract(Contract):
         policy = RetentionPolicy(**NOTHING, max_events_per_session=5, batch_size=10)
         report = await maint.execute(policy, now=NOW, on_progress=seen.append)
         assert report.events_pruned == 26
-        assert list(dict.fromkeys(p.step for p in seen)) == ["soft_delete", "hard_delete", "prune", "orphans"]
+        assert list(dict.fromkeys(p.step for p in seen)) == [
+            "soft_delete",
+            "hard_delete",
+            "prune",
+            "orphans",
+            "expired_states",
+        ]
         assert [p.step_number for p in seen] == sorted(p.step_number for p in seen)
-        assert {p.steps for p in seen} == {4}
+        assert {p.steps for p in seen} == {5}
         pruned = [p.counts.get("events_pruned", 0) for p in seen if p.step == "prune"]
         assert pruned == sorted(pruned) and pruned[-1] == 26
         assert len(pruned) >= 3, "progress is reported per batch, not only per step"

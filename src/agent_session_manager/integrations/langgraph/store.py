@@ -10,8 +10,9 @@ atomic, and `asm` tools see them as `lgstore:` state documents.
   `$ne`, `$gt`, `$gte`, `$lt`, `$lte` and nested objects, `limit`, `offset`; newest update first, as the
   SQL stores do) and `list_namespaces` (prefix/suffix conditions with `*`, `max_depth`), sync and async.
 - TTL (`ttl=` minutes on `put`, `TTLConfig` for the defaults): an expired item is never returned, a read
-  refreshes its expiry when `refresh_ttl` (or `refresh_on_read`) says so, and `sweep_ttl()` (or the sweeper
-  `start_ttl_sweeper()` runs every `sweep_interval_minutes`) deletes the expired documents.
+  refreshes its expiry when `refresh_ttl` (or `refresh_on_read`) says so, and expired documents are
+  deleted by our maintenance (`asm maintenance run`: the document's `expires_at`), by `sweep_ttl()`, or by
+  the sweeper `start_ttl_sweeper()` runs every `sweep_interval_minutes`.
 - Semantic search (an `index` with embeddings) is not supported: constructing with `index=` raises
   `validation_error`; a `query` without an index is ignored, as in LangGraph's `InMemoryStore`.
 - Values must follow our JSON rules (no NaN, no NUL character, string keys): others are `validation_error`,
@@ -44,7 +45,7 @@ from langgraph.store.memory import _compare_values, _does_match
 from ... import sync
 from ...core.clock import utc_now
 from ...core.errors import ValidationError
-from ...core.pagination import MAX_PAGE_SIZE
+from ...core.pagination import MAX_PAGE_SIZE, all_items, pages
 from ...sessions.base import SessionStore
 from ...sessions.state import State
 from .bridge import Opened, PortalBridge
@@ -199,15 +200,12 @@ class ASMStore(PortalBridge, BaseStore):
 
     async def _states(self, prefix: str) -> Any:
         """Every live (unexpired) item document under `prefix`."""
-        cursor: str | None = None
-        while True:
-            page = await self.store.list_states(prefix, limit=MAX_PAGE_SIZE, cursor=cursor)
+        async for page in pages(
+            lambda cursor: self.store.list_states(prefix, limit=MAX_PAGE_SIZE, cursor=cursor)
+        ):
             for state in page.items:
                 if not _expired(state):
                     yield state
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
 
     async def _refresh(self, state: State, refresh: bool) -> None:
         ttl = state.value.get("ttl")
@@ -228,14 +226,10 @@ class ASMStore(PortalBridge, BaseStore):
         return result
 
     async def _sweep(self) -> int:
-        expired: list[str] = []
-        cursor: str | None = None
-        while True:
-            page = await self.store.list_states(KIND, limit=MAX_PAGE_SIZE, cursor=cursor)
-            expired.extend(state.scope for state in page.items if _expired(state))
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        states = await all_items(
+            lambda cursor: self.store.list_states(KIND, limit=MAX_PAGE_SIZE, cursor=cursor)
+        )
+        expired = [state.scope for state in states if _expired(state)]
         return sum([await self.store.delete_state(scope) for scope in expired])
 
     async def start_ttl_sweeper(self, sweep_interval_minutes: int | None = None) -> asyncio.Task[None]:
