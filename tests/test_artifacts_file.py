@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import struct
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -256,3 +257,43 @@ async def test_a_put_survives_a_delete_removing_its_parent_directory_meanwhile(
     await store.put("a/b/c", b"v")
     assert raced
     assert await store.get("a/b/c") == b"v"
+
+
+@pytest.mark.parametrize("level", ["top", "middle", "blob"])
+async def test_planted_symlinks_are_never_followed(tmp_path: Path, level: str) -> None:
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "c.blob").write_bytes(b"secret")
+    (outside / "keep.txt").write_bytes(b"untouched")
+    store = await FileArtifactStore.from_url(root.as_uri())
+    await store.put("a/b/other", b"x")
+    if level == "top":
+        (root / "z.d").symlink_to(outside)
+        key = "z/c"
+    elif level == "middle":
+        (root / "a.d" / "b.d" / "m.d").symlink_to(outside)
+        key = "a/b/m/c"
+    else:
+        (root / "a.d" / "b.d" / "c.blob").symlink_to(outside / "c.blob")
+        key = "a/b/c"
+    before = sorted((p.name, p.read_bytes()) for p in outside.iterdir())
+    for call in (
+        lambda: store.put(key, b"overwrite"),
+        lambda: store.put_stream(key, _chunks(b"overwrite")),
+        lambda: store.get(key),
+        lambda: store.stat(key),
+        lambda: store.open_read(key),
+        lambda: store.delete(key),
+        lambda: store.exists(key),
+        lambda: store.list(),
+    ):
+        with pytest.raises(ValidationError) as info:
+            await call()
+        assert "symlink" in info.value.message
+    assert sorted((p.name, p.read_bytes()) for p in outside.iterdir()) == before
+    assert await store.get("a/b/other") == b"x"
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -89,3 +89,43 @@ async def test_file_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         await asm.open_snapshot_storage("file://")
     with pytest.raises(ValidationError):
         await asm.open_snapshot_storage("ftp://host/x")
+
+
+@pytest.mark.parametrize("level", ["session", "scope", "snapshots", "file"])
+async def test_planted_symlinks_are_never_followed(tmp_path: Path, level: str) -> None:
+    base = tmp_path / "snapshots"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(b"untouched")
+    storage = FileSnapshotStorage(base)
+    where = SnapshotLocation(session_id="s1", scope="agent", scope_id="a1")
+    snapshot = Snapshot(scope="agent", data={"a": 1})
+    await storage.save_snapshot(where, None, True, snapshot)
+    (latest,) = [p for p in base.rglob("*") if p.is_file() and "latest" in p.name]
+    parts = latest.relative_to(base).parts
+    depth = {"session": 1, "scope": 3, "snapshots": len(parts) - 1, "file": len(parts)}[level]
+    planted = base.joinpath(*parts[:depth])
+    if level == "file":
+        latest.unlink()
+        (outside / latest.name).write_bytes(latest.name.encode())
+        planted.symlink_to(outside / latest.name)
+    else:
+        moved = outside / "moved"
+        planted.rename(moved)
+        planted.symlink_to(moved)
+    before = sorted(str(p.relative_to(outside)) for p in outside.rglob("*"))
+    calls = [
+        lambda: storage.save_snapshot(where, None, True, snapshot),
+        lambda: storage.load_snapshot(where),
+    ]
+    if level != "file":  # these touch other files of the scope
+        calls += [
+            lambda: storage.save_snapshot(where, new_snapshot_id(), False, snapshot),
+            lambda: storage.list_snapshot_ids(where),
+            lambda: storage.load_manifest(where),
+        ]
+    for call in calls:
+        with pytest.raises(ValidationError) as info:
+            await call()
+        assert "symlink" in info.value.message
+    assert sorted(str(p.relative_to(outside)) for p in outside.rglob("*")) == before

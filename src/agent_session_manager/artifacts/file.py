@@ -43,7 +43,7 @@ from ..core.clock import utc_now
 from ..core.digest import is_sha256, sha256_hex
 from ..core.errors import ASMError, NotFound, StorageError, ValidationError
 from ..core.json import JSONObject, dumps, loads
-from ..core.keys import validate_key
+from ..core.keys import refuse_symlinks, validate_key
 from ..core.pagination import DEFAULT_PAGE_SIZE, Page
 from ..core.urls import check_options, file_url_path, option_bool
 from .base import (
@@ -123,6 +123,10 @@ def _decode_trailer(raw: bytes, key: str, where: str) -> ArtifactInfo:
     return info
 
 
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
 def _write_all(fd: int, data: memoryview | bytes) -> None:
     view = memoryview(data)
     while view:
@@ -143,6 +147,7 @@ class _AtomicFile:
 
     def open(self) -> None:
         """Create the temporary file (and the directories it needs)."""
+        self._store.confine(self.path)
         for attempt in range(_OPEN_RETRIES):
             temp = os.path.join(self.directory, secrets.token_hex(8) + _TMP)
             try:
@@ -336,6 +341,7 @@ class FileArtifactStore(AsyncClosing):
         await asyncio.to_thread(self._guard, key, self._delete, path)
 
     def _delete(self, path: str) -> None:
+        self.confine(path)
         try:
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -357,8 +363,9 @@ class FileArtifactStore(AsyncClosing):
         return await asyncio.to_thread(self._guard, key, self._get, path, key)
 
     def _get(self, path: str, key: str) -> bytes:
+        self.confine(path)
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below
+            handle = open(path, "rb", opener=_no_follow)  # noqa: SIM115 - closed below
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no artifact {key!r} in the {self.where}", details={"key": key}) from None
         with handle:
@@ -403,12 +410,17 @@ class FileArtifactStore(AsyncClosing):
 
     async def exists(self, key: str) -> bool:
         path = self._path(key)
-        return await asyncio.to_thread(os.path.isfile, path)
+        return await asyncio.to_thread(self._guard, key, self._exists, path)
+
+    def _exists(self, path: str) -> bool:
+        self.confine(path)
+        return os.path.isfile(path)
 
     def _open_handle(self, path: str, key: str) -> tuple[IO[bytes], ArtifactInfo]:
         """The file positioned at its first byte, and its checked trailer."""
+        self.confine(path)
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
+            handle = open(path, "rb", opener=_no_follow)  # noqa: SIM115 - closed by the caller
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no artifact {key!r} in the {self.where}", details={"key": key}) from None
         try:
@@ -464,9 +476,14 @@ class FileArtifactStore(AsyncClosing):
 
     def _walk(self, directory: str, base: str, partial: str, after: tuple[str, ...] | None) -> Iterator[str]:
         """Keys below `directory` (whose keys start with `base`) in listing order, after `after`."""
+        self.confine(directory)
         try:
             with os.scandir(directory) as scan:
-                names = [entry.name for entry in scan]
+                found = list(scan)
+            for entry in found:
+                if entry.is_symlink():
+                    self.confine(entry.path)  # refuses it, naming it
+            names = [entry.name for entry in found]
         except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as exc:
@@ -506,6 +523,11 @@ class FileArtifactStore(AsyncClosing):
                 )
         names = [segment + _DIR for segment in segments[:-1]] + [segments[-1] + _BLOB]
         return os.path.join(self.root, *names)
+
+    def confine(self, path: str) -> None:
+        """`validation_error` if `path` or a directory on the way to it is a symlink (see
+        `core.keys.refuse_symlinks`); files are also opened with `O_NOFOLLOW`."""
+        refuse_symlinks(self.root, path, self.where)
 
     def _guard(self, key: str, action: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run `action`; an `OSError` becomes `StorageError` naming the key and root, cause chained."""

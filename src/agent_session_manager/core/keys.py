@@ -4,10 +4,15 @@ Shared by artifacts (keys), workspaces (paths) and snapshots (identifiers). A ke
 segments: no empty segment (so no leading `/`, no `a//b`), no `.` or `..` segment, no backslash, no NUL
 or other control character, valid UTF-8, at most 1024 bytes. Anything else is `validation_error`, raised
 before any I/O, so nothing can be read or written outside a file root or an S3 prefix.
+
+A key cannot name anything outside a root, but a symlink planted inside the root could lead there:
+file backends pass every path through `refuse_symlinks` before touching it.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import unicodedata
 
 from .errors import ValidationError
@@ -71,3 +76,27 @@ def validate_prefix(prefix: str, field: str = "prefix") -> str:
     if not stripped:
         return ""
     return validate_key(stripped, field) + "/"
+
+
+def refuse_symlinks(root: str | os.PathLike[str], path: str | os.PathLike[str], where: str) -> None:
+    """`validation_error` if `path` (below `root`) or a directory on the way to it is a symlink.
+
+    Checks the components that exist (a missing one ends the walk: what is created below it is
+    real). A link that another program swaps in between this check and the use is not caught; only a
+    descriptor-relative walk (as `workspaces.fs` does) closes that window.
+    """
+    current = os.fspath(root)
+    for part in os.path.relpath(path, root).split(os.sep):
+        if part in ("", "."):
+            continue
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if stat.S_ISLNK(mode):
+            name = os.path.relpath(current, root)
+            raise ValidationError(
+                f"{name!r} in the {where} is a symlink; file stores never follow symlinks",
+                details={"path": name, "root": os.fspath(root)},
+            )

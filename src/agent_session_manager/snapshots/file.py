@@ -4,7 +4,8 @@
 Every write is atomic and durable: a temporary file beside the target (`.<name>.<random>.tmp`, which
 listings ignore), fsync, then a rename over the target (latest, manifest) or a hard link to a name
 that must not exist yet (history: create-only, `already_exists` if taken), then an fsync of the
-directory. Identifiers are validated, so no path can leave `base_dir`.
+directory. Identifiers are validated, and a symlink planted below `base_dir` is refused
+(`validation_error`), never followed, so no path can leave `base_dir`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from ..core.errors import AlreadyExists, StorageError, ValidationError
+from ..core.keys import refuse_symlinks
 from ..core.urls import check_options, file_url_path
 from .dialects import Format
 from .keyed import DIALECT_OPTIONS, KeyedSnapshotStorage
@@ -51,8 +53,14 @@ class FileSnapshotStorage(KeyedSnapshotStorage):
         return str(self._base / key)
 
     async def _run(self, key: str, action: str, work: Callable[[], _T]) -> _T:
+        """`work()` on a thread once `key` is known to go through no symlink below `base_dir`."""
+
+        def confined() -> _T:
+            refuse_symlinks(self._base, self._base / key, "snapshot directory")
+            return work()
+
         try:
-            return await asyncio.to_thread(work)
+            return await asyncio.to_thread(confined)
         except OSError as exc:
             raise StorageError(
                 f"could not {action} {self._where(key)!r}: {exc.strerror or exc}",
@@ -62,7 +70,9 @@ class FileSnapshotStorage(KeyedSnapshotStorage):
     async def _get(self, key: str) -> bytes | None:
         def read() -> bytes | None:
             try:
-                return (self._base / key).read_bytes()
+                fd = os.open(self._base / key, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as handle:
+                    return handle.read()
             except (FileNotFoundError, NotADirectoryError):
                 return None
 
@@ -117,6 +127,7 @@ class FileSnapshotStorage(KeyedSnapshotStorage):
     async def _delete(self, keys: list[str]) -> None:
         def unlink() -> None:
             for key in keys:
+                refuse_symlinks(self._base, self._base / key, "snapshot directory")
                 (self._base / key).unlink(missing_ok=True)
 
         await self._run(keys[0] if keys else "", "delete", unlink)
