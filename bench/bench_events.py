@@ -56,7 +56,10 @@ def _parsed(rows: Any) -> None:
 
 
 async def _compare(case: str, count: int, ours: Runner, bare: Runner, target: float, unit: str) -> Result:
-    """Median rates of `ours` and `bare` (each doing `count` operations), alternating repetitions."""
+    """Median rates of `ours` and `bare` (each doing `count` operations), alternating repetitions, after
+    one untimed round of each (statement caches, prepared statements, the page cache)."""
+    await bare()
+    await ours()
     rates: dict[str, list[float]] = {"ours": [], "bare": []}
     for _ in range(REPS):
         for name, work in (("bare", bare), ("ours", ours)):

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from ..core.errors import ConflictError, InvalidCursor, InvalidEventType, SessionNotFound, ValidationError
 from ..core.models import NAMESPACED_EVENT_TYPE, Event, EventType, Run, Session, SessionStatus
 from ..query import query_api
 from ..sessions.base import SessionStore
-from .registry import Contract
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-async def new_session(store: SessionStore, **fields: Any) -> Session:
-    """A saved session of agent `agent` (or `agent_id=`)."""
-    return await store.save_session(Session(agent_id=fields.pop("agent_id", "agent"), **fields))
-
-
-def message(session: Session, kind: EventType | str = EventType.MESSAGE_SENT, **fields: Any) -> Event:
-    """An unsaved event of `session`."""
-    return Event(type=kind, session_id=session.id, **fields)
+from .races import ProcessRaces, in_processes
+from .store import T0, StoreContract
 
 
 async def append_racer(store: SessionStore, session_id: str, worker: int, rounds: int) -> dict[str, Any]:
@@ -76,41 +62,15 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
 """
 
 
-async def in_processes(script: str, url: str, key: str, workers: int, rounds: int) -> list[Any]:
-    """Run `python -c script url key worker rounds` in `workers` processes at once; their JSON outputs."""
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            script,
-            url,
-            key,
-            str(worker),
-            str(rounds),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for worker in range(workers)
-    ]
-    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 120)
-    for process, (_, err) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, err.decode()
-    return [orjson.loads(out) for out, _ in outputs]
-
-
-class PrimitivesContract(Contract):
+class PrimitivesContract(ProcessRaces, StoreContract):
     """Tests of the core primitives; mixed into `SessionStoreContract`, which provides `store`."""
-
-    def shared_url(self) -> str | None:
-        """A URL at which other processes open the store under test (None: it lives in this process)."""
-        return None
 
     # -- namespaced event types -----------------------------------------------------------------
 
     async def test_namespaced_event_types_are_stored_and_filtered(self, store: SessionStore) -> None:
-        session = await new_session(store)
+        session = await self._session(store)
         kinds: list[EventType | str] = ["langgraph.checkpoint", EventType.MESSAGE_SENT, "adk.state_delta"]
-        stored = await store.append_events([message(session, kind) for kind in kinds * 2])
+        stored = await store.append_events([self._event(session, kind) for kind in kinds * 2])
         assert [e.type for e in stored] == kinds * 2
         got = await store.get_events(session.id)
         assert [e.type for e in got] == kinds * 2
@@ -120,11 +80,11 @@ class PrimitivesContract(Contract):
         assert [e.sequence_number for e in checkpoints] == [1, 4]
         mixed = await store.get_events(session.id, types=["adk.state_delta", "message_sent"])
         assert [e.sequence_number for e in mixed] == [2, 3, 5, 6]
-        one = await store.append_event(message(session, "a.b_2.c3"))
+        one = await store.append_event(self._event(session, "a.b_2.c3"))
         assert (await store.get_events(session.id, after=6))[0].type == one.type == "a.b_2.c3"
 
     async def test_unknown_event_types_are_refused_with_the_valid_ones(self, store: SessionStore) -> None:
-        session = await new_session(store)
+        session = await self._session(store)
         for bad in (
             "checkpoint",
             "LangGraph.checkpoint",
@@ -136,7 +96,7 @@ class PrimitivesContract(Contract):
             "a" * 120 + ".b" * 5,
         ):
             with pytest.raises(InvalidEventType) as info:
-                message(session, bad)
+                self._event(session, bad)
             assert info.value.code == "invalid_event_type"
             assert info.value.details["pattern"] == NAMESPACED_EVENT_TYPE.pattern
             assert "message_sent" in info.value.details["valid_types"]
@@ -150,10 +110,10 @@ class PrimitivesContract(Contract):
 
     async def _mixed_log(self, store: SessionStore, count: int = 30) -> tuple[Session, list[Event]]:
         """`count` events alternating sent/received, second by second, every third one in a run."""
-        session = await new_session(store)
+        session = await self._session(store)
         run = await store.save_run(Run(session_id=session.id))
         events = [
-            message(
+            self._event(
                 session,
                 EventType.MESSAGE_SENT if i % 2 == 0 else EventType.MESSAGE_RECEIVED,
                 run_id=run.id if i % 3 == 0 else None,
@@ -208,13 +168,13 @@ class PrimitivesContract(Contract):
         waiting = asyncio.create_task(store.get_events(session.id, after=4, last=1, wait=5))
         await asyncio.sleep(0.05)
         assert not waiting.done()
-        await store.append_events([message(session, data={"n": n}) for n in range(3)])
+        await store.append_events([self._event(session, data={"n": n}) for n in range(3)])
         got = await asyncio.wait_for(waiting, 5)
         assert [e.sequence_number for e in got] == [7]
 
     async def test_bad_counts_are_validation_errors(self, store: SessionStore) -> None:
-        session = await new_session(store)
-        await store.append_event(message(session))
+        session = await self._session(store)
+        await store.append_event(self._event(session))
         cases: list[tuple[str, Any]] = [
             ("last", 0),
             ("last", -1),
@@ -268,68 +228,68 @@ class PrimitivesContract(Contract):
             seen.append(event.sequence_number)
             if event.sequence_number == 3:
                 # Appended after the first batch was read: a later batch still reaches them.
-                await store.append_events([message(session) for _ in range(2)])
+                await store.append_events([self._event(session) for _ in range(2)])
         assert seen == list(range(1, 13))
 
     # -- expected-sequence appends --------------------------------------------------------------
 
     async def test_expected_sequence_appends_only_at_the_expected_counter(self, store: SessionStore) -> None:
-        session = await new_session(store)
-        first = await store.append_event(message(session), expected_sequence=0)
+        session = await self._session(store)
+        first = await store.append_event(self._event(session), expected_sequence=0)
         assert first.sequence_number == 1
         with pytest.raises(ConflictError) as info:
-            await store.append_event(message(session), expected_sequence=0)
+            await store.append_event(self._event(session), expected_sequence=0)
         assert (info.value.code, info.value.details, info.value.retryable) == (
             "conflict",
             {"expected": 0, "actual": 1},
             False,
         )
         with pytest.raises(ConflictError) as ahead:
-            await store.append_events([message(session), message(session)], expected_sequence=2)
+            await store.append_events([self._event(session), self._event(session)], expected_sequence=2)
         assert ahead.value.details == {"expected": 2, "actual": 1}
-        batch = await store.append_events([message(session) for _ in range(3)], expected_sequence=1)
+        batch = await store.append_events([self._event(session) for _ in range(3)], expected_sequence=1)
         assert [e.sequence_number for e in batch] == [2, 3, 4]
         assert await store.append_events([], expected_sequence=99) == []
-        assert await self._numbers(store, session) == [1, 2, 3, 4]
-        await store.append_event(message(session))  # no expectation: appends wherever the log is
+        assert await self._seqs(store, session.id) == [1, 2, 3, 4]
+        await store.append_event(self._event(session))  # no expectation: appends wherever the log is
         assert await store.get_latest_sequence(session.id) == 5
 
     async def test_a_retried_batch_returns_the_stored_events_whatever_the_expectation(
         self, store: SessionStore
     ) -> None:
-        session = await new_session(store)
-        batch = [message(session, data={"n": n}) for n in range(3)]
+        session = await self._session(store)
+        batch = [self._event(session, data={"n": n}) for n in range(3)]
         stored = await store.append_events(batch, expected_sequence=0)
-        await store.append_event(message(session))
+        await store.append_event(self._event(session))
         for expectation in (0, 3, 4, 1000):
             assert await store.append_events(batch, expected_sequence=expectation) == stored
             assert await store.append_event(batch[1], expected_sequence=expectation) == stored[1]
         with pytest.raises(ConflictError):
-            await store.append_events([batch[0], message(session)], expected_sequence=3)
+            await store.append_events([batch[0], self._event(session)], expected_sequence=3)
         assert await store.get_latest_sequence(session.id) == 4
 
     async def test_bad_expectations_are_refused_before_anything_is_written(self, store: SessionStore) -> None:
-        session, other = await new_session(store), await new_session(store)
+        session, other = await self._session(store), await self._session(store)
         bad_expectations: list[Any] = [-1, 2**63, 2**64, True, 1.0, "0"]
         for bad in bad_expectations:
             with pytest.raises(ValidationError) as info:
-                await store.append_event(message(session), expected_sequence=bad)
+                await store.append_event(self._event(session), expected_sequence=bad)
             assert info.value.details["field"] == "expected_sequence"
             with pytest.raises(ValidationError):
-                await store.append_events([message(session)], expected_sequence=bad)
+                await store.append_events([self._event(session)], expected_sequence=bad)
         with pytest.raises(ValidationError):
-            await store.append_events([message(session), message(other)], expected_sequence=0)
+            await store.append_events([self._event(session), self._event(other)], expected_sequence=0)
         with pytest.raises(SessionNotFound):
-            await store.append_event(message(Session(agent_id="a")), expected_sequence=0)
+            await store.append_event(self._event(Session(agent_id="a")), expected_sequence=0)
         assert await store.get_latest_sequence(session.id) == await store.get_latest_sequence(other.id) == 0
 
     async def test_tasks_racing_expected_sequence_appends(self, store: SessionStore) -> None:
-        session = await new_session(store)
+        session = await self._session(store)
         results = await asyncio.gather(*(append_racer(store, session.id, w, 8) for w in range(8)))
         await self._check_append_race(store, session, results)
 
     async def test_processes_racing_expected_sequence_appends(self, store: SessionStore) -> None:
-        session = await new_session(store)
+        session = await self._session(store)
         workers, rounds = 4, 10
         url = self.shared_url()
         if url is None:
@@ -349,14 +309,10 @@ class PrimitivesContract(Contract):
         expectations = [expected for expected, _, _ in wins]
         assert len(set(expectations)) == len(expectations), "two successes at one expectation"
         assert all(first == expected + 1 for expected, first, _ in wins)
-        numbers = await self._numbers(store, session)
+        numbers = await self._seqs(store, session.id)
         assert numbers == list(range(1, len(numbers) + 1))
         assert sorted(n for _, first, count in wins for n in range(first, first + count)) == numbers
         assert all(actual > expected for r in results for expected, actual in r["conflicts"])
-
-    @staticmethod
-    async def _numbers(store: SessionStore, session: Session) -> list[int]:
-        return [e.sequence_number or 0 for e in await store.get_events(session.id)]
 
     # -- deletion without renumbering -----------------------------------------------------------
 
@@ -369,12 +325,12 @@ class PrimitivesContract(Contract):
         assert await store.delete_events(session.id, ids=[]) == 0
         assert await store.delete_events(session.id, after=10) == 2
         assert await store.delete_events(session.id, run_id=run_id, after=3) == 3  # 4, 7 and 10
-        assert await self._numbers(store, session) == [1, 5, 6, 8, 9]
+        assert await self._seqs(store, session.id) == [1, 5, 6, 8, 9]
         assert await store.get_latest_sequence(session.id) == 12
-        appended = await store.append_event(message(session))
+        appended = await store.append_event(self._event(session))
         assert appended.sequence_number == 13
         with pytest.raises(ConflictError) as stale:
-            await store.append_event(message(session), expected_sequence=9)  # the newest stored is 9...
+            await store.append_event(self._event(session), expected_sequence=9)  # the newest stored is 9...
         assert stale.value.details == {"expected": 9, "actual": 13}  # ...but the counter never went down
         assert [e.sequence_number for e in await store.get_events(session.id, last=2)] == [9, 13]
         assert [e.sequence_number async for e in store.iter_events(session.id, batch_size=2)] == [
@@ -387,17 +343,17 @@ class PrimitivesContract(Contract):
         ]
         assert await store.delete_events(session.id) == 6
         assert await store.get_events(session.id) == []
-        assert (await store.append_event(message(session))).sequence_number == 14
-        assert await self._numbers(store, other) == [1, 2, 3]
+        assert (await store.append_event(self._event(session))).sequence_number == 14
+        assert await self._seqs(store, other.id) == [1, 2, 3]
         assert await store.delete_events(session.id, ids=[(await store.get_events(other.id))[0].id]) == 0
-        assert await self._numbers(store, other) == [1, 2, 3]
+        assert await self._seqs(store, other.id) == [1, 2, 3]
 
     async def test_delete_events_expectation_is_the_newest_stored_number(self, store: SessionStore) -> None:
         session, _ = await self._mixed_log(store, 5)
         with pytest.raises(ConflictError) as info:
             await store.delete_events(session.id, after=0, expected_sequence=4)
         assert (info.value.code, info.value.details) == ("conflict", {"expected": 4, "actual": 5})
-        assert await self._numbers(store, session) == [1, 2, 3, 4, 5]
+        assert await self._seqs(store, session.id) == [1, 2, 3, 4, 5]
         for newest in (5, 4, 3, 2, 1):  # pop, pop, pop...: each newest event, expecting its own number
             [top] = await store.get_events(session.id, last=1)
             assert top.sequence_number == newest
@@ -456,14 +412,14 @@ class PrimitivesContract(Contract):
             await store.delete_events("ses_missing")
         with pytest.raises(SessionNotFound):
             await store.delete_events("ses_missing", expected_sequence=0)
-        assert await self._numbers(store, session) == [1, 2, 3]
+        assert await self._seqs(store, session.id) == [1, 2, 3]
 
     # -- owners and listing order ---------------------------------------------------------------
 
     async def test_user_id_is_validated_stored_and_listed(self, store: SessionStore) -> None:
-        mine = await new_session(store, user_id="user:42")
+        mine = await self._session(store, user_id="user:42")
         assert (await store.get_session(mine.id)).user_id == "user:42"
-        assert (await new_session(store)).user_id is None
+        assert (await self._session(store)).user_id is None
         for bad in ("", "has space", "x" * 129, 7):
             with pytest.raises(ValidationError):
                 Session(agent_id="a", user_id=bad)
@@ -484,7 +440,7 @@ class PrimitivesContract(Contract):
             again.with_status(SessionStatus.ACTIVE).model_copy(update={"updated_at": T0})
         )
         assert started.updated_at >= again.updated_at
-        await store.flush(started, None, [message(started)])
+        await store.flush(started, None, [self._event(started)])
         assert (await store.get_session(first.id)).updated_at >= started.updated_at
 
     async def test_list_sessions_orders_and_filters(self, store: SessionStore) -> None:
@@ -538,7 +494,7 @@ class PrimitivesContract(Contract):
 
     async def test_a_cursor_is_bound_to_its_order_and_filters(self, store: SessionStore) -> None:
         for i in range(3):
-            await new_session(store, user_id="u", tags=["a"], created_at=T0 + timedelta(seconds=i))
+            await self._session(store, user_id="u", tags=["a"], created_at=T0 + timedelta(seconds=i))
         cursor = (await store.list_sessions(user_id="u", limit=1, order_by="updated_at")).next_cursor
         assert cursor is not None
         assert len(await store.list_sessions(user_id="u", limit=1, order_by="updated_at", cursor=cursor)) == 1
@@ -555,7 +511,7 @@ class PrimitivesContract(Contract):
 
     async def test_paging_while_sessions_are_updated_lists_each_once(self, store: SessionStore) -> None:
         sessions = [
-            await new_session(
+            await self._session(
                 store,
                 user_id="owner",
                 created_at=T0 + timedelta(seconds=i),
@@ -563,7 +519,7 @@ class PrimitivesContract(Contract):
             )
             for i in range(30)
         ]
-        await new_session(store, user_id="someone-else")
+        await self._session(store, user_id="someone-else")
         for order_by in ("updated_at", "created_at"):
             for descending in (False, True):
                 seen: list[str] = []
@@ -587,8 +543,8 @@ class PrimitivesContract(Contract):
                     assert sorted(seen) == sorted(s.id for s in sessions)
 
     async def test_search_sessions_filters_by_owner(self, store: SessionStore) -> None:
-        mine = [await new_session(store, user_id="me") for _ in range(3)]
-        await new_session(store, user_id="you")
+        mine = [await self._session(store, user_id="me") for _ in range(3)]
+        await self._session(store, user_id="you")
         page = await query_api(store).search_sessions(user_id="me", order_by="created_at_asc")
         assert [s.id for s in page] == [s.id for s in mine]
         with pytest.raises(ValidationError):

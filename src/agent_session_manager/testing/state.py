@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from ..core.errors import ASMError, ConflictError, InvalidCursor, SessionNotFound, ValidationError
 from ..core.models import Event, EventType, Session
 from ..sessions.base import SessionStore
 from ..sessions.state import State
-from .registry import Contract
+from .races import ProcessRaces, in_processes
 
 #: Scopes every backend refuses (`validation_error`) before anything is written.
 BAD_SCOPES: list[Any] = [
@@ -112,12 +109,8 @@ def _recent(moment: datetime) -> bool:
     return moment.tzinfo is not None and abs(datetime.now(UTC) - moment) < timedelta(minutes=5)
 
 
-class StateContract(Contract):
+class StateContract(ProcessRaces):
     """Tests of state documents; mixed into `SessionStoreContract`, which provides `store`."""
-
-    def shared_url(self) -> str | None:
-        """A URL at which other processes open the store under test (None: it lives in this process)."""
-        return None
 
     async def test_put_and_get_state_count_versions(self, store: SessionStore) -> None:
         assert await store.get_state("app:support-bot") is None
@@ -334,24 +327,7 @@ class StateContract(Contract):
             # This store lives in one process: the same workers race as tasks of this process.
             results = await asyncio.gather(*(race(store, scope, w, rounds) for w in range(workers)))
         else:
-            processes = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-c",
-                    RACER + inspect.getsource(race) + _RUN,
-                    url,
-                    scope,
-                    str(w),
-                    str(rounds),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                )
-                for w in range(workers)
-            ]
-            outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 120)
-            for process, (_, err) in zip(processes, outputs, strict=True):
-                assert process.returncode == 0, err.decode()
-            results = [orjson.loads(out) for out, _ in outputs]
+            results = await in_processes(RACER + inspect.getsource(race) + _RUN, url, scope, workers, rounds)
         self._check_race(await store.get_state(scope), results)
 
     @staticmethod

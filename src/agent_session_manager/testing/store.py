@@ -39,7 +39,7 @@ class StoreContract(Contract):
         return await store.save_session(Session(agent_id=fields.pop("agent_id", "agent"), **fields))
 
     @staticmethod
-    def _event(session: Session, kind: EventType = EventType.MESSAGE_SENT, **fields: Any) -> Event:
+    def _event(session: Session, kind: EventType | str = EventType.MESSAGE_SENT, **fields: Any) -> Event:
         return Event(type=kind, session_id=session.id, **fields)
 
     @staticmethod
