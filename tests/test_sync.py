@@ -241,3 +241,20 @@ def test_sync_facade_covers_state_documents() -> None:
             store.put_state("app:bot", {}, expected_version=1)
         assert raised.value.code == "conflict"
         assert store.delete_state("app:bot") is True
+
+
+def test_a_forked_child_gets_a_portal_of_its_own() -> None:
+    import multiprocessing
+
+    parent = sync.portal()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_child_uses_the_portal, (id(parent),)) == "ok"
+    assert sync.portal() is parent
+
+
+def _child_uses_the_portal(parent_id: int) -> str:
+    shared = sync.portal()
+    if id(shared) == parent_id or shared is not sync.portal():
+        return "the child reused the parent's portal"
+    with shared.open_store("memory://") as store:
+        return "ok" if store.save_session(Session(agent_id="child")).agent_id == "child" else "wrong"

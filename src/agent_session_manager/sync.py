@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from datetime import timedelta
@@ -158,12 +159,22 @@ _shared: Portal | None = None
 _shared_lock = threading.Lock()
 
 
+def _forget_shared() -> None:
+    """In a forked child the portal's thread does not exist: the child starts its own on first use."""
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_shared)
+
+
 def portal() -> Portal:
     """The process-wide `Portal`: one background loop, started on first use, shared by every caller.
 
     Integrations run their sync methods through it, so a store opened by one of them is usable from
     any thread and from inside another running event loop (a sync framework call made from async code)
-    without deadlock. Its thread is a daemon: nothing needs closing at exit.
+    without deadlock. Its thread is a daemon: nothing needs closing at exit. A forked child process
+    gets a portal of its own (stores opened before the fork belong to the parent's).
 
     Returns:
         The shared portal (the same object on every call, from every thread).
