@@ -13,33 +13,38 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
+
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from .. import sync
 from ..core.errors import ValidationError
 from ..sessions.base import SessionStore
 
 T = TypeVar("T")
+#: The port of the store (`SessionStore` unless said otherwise: `BoundStore[ArtifactStore]`).
+S = DefaultTypeVar("S", default=SessionStore)
 
 
-class BoundStore:
+class BoundStore(Generic[S]):
     """A session store and how to reach it: directly, or through the portal it lives on.
 
     Args:
         store: an async `SessionStore` (or composite store) opened on the loop that will call it, or a
             `sync.SyncStore` (for instance `sync.portal().open_store(url)`), usable from any thread.
+        kind: the port an async `store` must implement (default `SessionStore`; `ArtifactStore`...).
     """
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, kind: type[Any] = SessionStore) -> None:
         if isinstance(store, sync.SyncStore):
-            self.store: SessionStore = store.wrapped
+            self.store: S = store.wrapped
             self.portal: sync.Portal | None = store.portal
-        elif isinstance(store, SessionStore):
+        elif isinstance(store, kind):
             self.store = store
             self.portal = None
         else:
             raise ValidationError(
-                f"store must be a session store or a sync.SyncStore, not {type(store).__name__}",
+                f"store must be a {kind.__name__} or a sync.SyncStore, not {type(store).__name__}",
                 details={"field": "store"},
             )
 
@@ -48,6 +53,11 @@ class BoundStore:
         if self.portal is None:
             return await fn(*args, **kwargs)
         return await self.portal.acall(fn, *args, **kwargs)
+
+    def block(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Blocking `await fn(*args, **kwargs)` for sync callers: on the store's portal, or on the shared
+        `sync.portal()` for an async store (which then must not be bound to another loop)."""
+        return (self.portal or sync.portal()).call(fn, *args, **kwargs)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | asyncio.Task[T]:
         """Start `coro` on the store's loop without waiting: from any thread through a portal, else as

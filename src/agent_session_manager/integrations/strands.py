@@ -61,6 +61,7 @@ from ..core.errors import (
 from ..core.models import Event, EventType, Session
 from ..sessions.base import SessionStore
 from ..snapshots.dialects import Format, canonical, check_format, dialect_of, render
+from ._stores import BoundStore
 
 require_extra("strands", "strands")
 
@@ -84,34 +85,9 @@ _SNAPSHOT_KEY = re.compile(
 )
 
 
-class _Bound:
-    """A store and the loop it lives on: a URL or `SyncStore` lives on a portal, else the caller's loop."""
-
-    def __init__(self, store: Any, opener: Callable[[sync.Portal, str], sync.SyncStore], kind: type) -> None:
-        if isinstance(store, str):
-            store = opener(sync.portal(), store)
-        if isinstance(store, sync.SyncStore):
-            self.target: Any = store.wrapped
-            self.portal: sync.Portal | None = store.portal
-        elif isinstance(store, kind):
-            self.target = store
-            self.portal = None
-        else:
-            raise ValidationError(
-                f"expected a URL, a sync.SyncStore or an async {kind.__name__}, not {type(store).__name__}",
-                details={"field": "store"},
-            )
-
-    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """`await fn(...)` on the store's loop, from any loop."""
-        if self.portal is None:
-            return await fn(*args, **kwargs)
-        return await self.portal.acall(fn, *args, **kwargs)
-
-    def call(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Blocking `fn(...)` on the store's portal (a sync caller has no loop of its own)."""
-        portal = self.portal or sync.portal()
-        return portal.call(fn, *args, **kwargs)
+def _opened(store: Any, open_url: Callable[[str], sync.SyncStore]) -> Any:
+    """`store`, or the store its URL names opened on the shared portal."""
+    return open_url(store) if isinstance(store, str) else store
 
 
 # -- the unified Storage (SnapshotSessionManager) ---------------------------------------------------
@@ -135,21 +111,22 @@ class ASMStorage:
 
     def __init__(self, artifacts: ArtifactStore | sync.SyncStore | str, *, format: Format = "python") -> None:
         self.format: Format = check_format(format)
-        self._store = _Bound(artifacts, sync.Portal.open_artifact_store, ArtifactStore)
+        opened = _opened(artifacts, lambda url: sync.portal().open_artifact_store(url))
+        self._store: BoundStore[ArtifactStore] = BoundStore(opened, ArtifactStore)
 
     async def write(self, key: str, data: bytes) -> None:
         """Store `data` at `key`; a snapshot document is translated to the configured dialect."""
         snapshot = _SNAPSHOT_KEY.search(key)
         if snapshot is None:
-            await self._store.acall(self._store.target.put, key, data)
+            await self._store.call(self._store.store.put, key, data)
             return
         document = _json_object(data, key, ValidationError)
         body = data
         if dialect_of(document, key) != self.format:
             body = render(canonical(document, key), self.format, compact=True)
-        put = self._store.target.put
+        put = self._store.store.put
         try:
-            await self._store.acall(
+            await self._store.call(
                 put, key, body, content_type="application/json", if_absent=snapshot.group(1) is not None
             )
         except AlreadyExists as exc:
@@ -160,7 +137,7 @@ class ASMStorage:
     async def read(self, key: str) -> bytes | None:
         """The bytes at `key` (a snapshot document in the Python dialect), or None when missing."""
         try:
-            data: bytes = await self._store.acall(self._store.target.get, key)
+            data: bytes = await self._store.call(self._store.store.get, key)
         except NotFound:
             return None
         if _SNAPSHOT_KEY.search(key) is None:
@@ -175,7 +152,7 @@ class ASMStorage:
 
     async def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
-        await self._store.acall(self._store.target.delete, key)
+        await self._store.call(self._store.store.delete, key)
 
     async def list(self, query: str) -> builtins.list[str]:
         """Every key starting with `query`, in ascending (code point) order as Strands expects."""
@@ -184,13 +161,13 @@ class ASMStorage:
             keys: builtins.list[str] = []
             cursor: str | None = None
             while True:
-                page = await self._store.target.list(prefix, limit=1000, cursor=cursor)
+                page = await self._store.store.list(prefix, limit=1000, cursor=cursor)
                 keys.extend(page.items)
                 cursor = page.next_cursor
                 if cursor is None:
                     return sorted(keys)
 
-        return await self._store.acall(every, query)
+        return await self._store.call(every, query)
 
     async def search(self, query: str) -> builtins.list[StorageSearchResult]:
         """Keys ranked by keyword overlap with `query`, as Strands' default `Storage.search` does."""
@@ -228,7 +205,9 @@ class ASMSessionRepository(SessionRepository):
     """
 
     def __init__(self, store: SessionStore | sync.SyncStore | str, *, agent_id: str = "strands") -> None:
-        self._store = _Bound(store, lambda portal, url: portal.open_store(url, migrate=True), SessionStore)
+        self._store: BoundStore = BoundStore(
+            _opened(store, lambda url: sync.portal().open_store(url, migrate=True))
+        )
         self.agent_id = agent_id
 
     # -- sessions -------------------------------------------------------------------------------
@@ -341,11 +320,11 @@ class ASMSessionRepository(SessionRepository):
     # -- helpers --------------------------------------------------------------------------------
 
     @property
-    def _target(self) -> Any:
-        return self._store.target
+    def _target(self) -> SessionStore:
+        return self._store.store
 
     def _call(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        return self._store.call(fn, *args, **kwargs)
+        return self._store.block(fn, *args, **kwargs)
 
     def _session(self, session_id: str) -> Session | None:
         try:
