@@ -139,11 +139,12 @@ def card(event: Event) -> EventCard:
     return cards([event])[0]
 
 
-def when(value: datetime | None) -> str:
-    """A time in UTC to the millisecond."""
+def when(value: datetime | None, milliseconds: bool = True) -> str:
+    """A time in UTC, to the millisecond (or to the second)."""
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text[:-3] if milliseconds else text[:-7]
 
 
 def duration(value: timedelta | None) -> str:
