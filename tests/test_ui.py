@@ -9,7 +9,6 @@ The tests save the README's screenshots to `docs/screenshots/`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import select
@@ -362,28 +361,6 @@ def test_an_event_appended_by_another_process_appears_within_two_seconds(
     assert page.locator("#seq-2 .content").inner_text() == XSS  # live fragments are escaped too
     assert page.evaluate("window.__xss") is None
     assert _sequences(page) == [1, 2] and page.locator("#event-count").inner_text() == "2"
-
-
-@pytest.mark.postgres
-def test_live_on_postgresql_an_append_of_another_process_appears_within_two_seconds(
-    postgres_url: str, tmp_path: Path, page
-) -> None:
-    """The same page over PostgreSQL, where `subscribe` is woken by LISTEN/NOTIFY."""
-    store = sync.open_store(postgres_url, migrate=True)
-    try:
-        session_id = store.save_session(Session(agent_id="pg-live", status=SessionStatus.ACTIVE)).id
-    finally:
-        store.close()
-    where = ("--database-url", postgres_url, "--artifacts-url", f"file://{tmp_path}/artifacts")
-    with contextlib.closing(_serve(tmp_path, where=where)) as servers:
-        server = next(servers)
-        page.goto(f"{server.url}sessions/{session_id}")
-        page.wait_for_timeout(300)
-        _other_process(_APPEND, postgres_url, session_id, "over LISTEN/NOTIFY")
-        appended = time.monotonic()
-        page.wait_for_selector("#seq-1", timeout=2000)
-        assert time.monotonic() - appended < 2
-        assert page.locator("#seq-1 .content").inner_text() == "over LISTEN/NOTIFY"
 
 
 def test_the_list_shows_sessions_as_they_start(stores: Stores, server: Server, page) -> None:
