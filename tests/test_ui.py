@@ -245,9 +245,10 @@ def test_demo_session_in_the_list_and_every_event_in_order(stores: Stores, serve
     head = page.locator("dl.facts").inner_text()
     assert "support-bot" in head and "812 / 96 / 908" in head and "0.003876" in head
     assert "claude-sonnet-4" in page.locator("#runs").inner_text()
+    page.evaluate("document.getElementById('seq-2').scrollIntoView()")  # the conversation
+    page.screenshot(path=str(SCREENSHOTS / "session.png"))
     page.locator("#timeline li").first.locator("details summary").click()
     assert stored[0].id in page.locator("#timeline li").first.locator("details pre").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "session.png"))
 
 
 def test_session_filters_and_keyset_paging(stores: Stores, server: Server, page) -> None:
