@@ -236,3 +236,45 @@ def test_readme_example_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, "README.md[LangGraph]", "exec"), {"__name__": "__main__"})
+
+
+def test_state_edited_in_place_is_saved_like_in_memory_saver() -> None:
+    """LangGraph's own tests edit a `get_state` result in place and write it back with `update_state`:
+    the edit is saved (nothing compares objects), and what the saver handed out before is untouched."""
+    store = sync.portal().open_store("memory://")
+    try:
+        outcomes = []
+        for saver in (InMemorySaver(), ASMSaver(store)):
+            graph = build(saver)
+            first_part(graph, interrupt_at=2)  # turn 2 waits at the tool's interrupt
+            before = graph.get_state(CONFIG)
+            last = before.values["messages"][-1]
+            last.tool_calls[0]["args"]["q"] = "edited"
+            graph.update_state(CONFIG, {"messages": last})
+            second_part(graph, interrupt_at=2, turns=3)
+            untouched = graph.get_state(before.config).values["messages"][-1].tool_calls[0]["args"]
+            outcomes.append((snapshot(graph, history=True), untouched))
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[1][1] == {"q": "please approve refund 2"}
+        assert snapshot(build(ASMSaver(store)), history=True) == outcomes[0][0]  # rebuilt from storage
+    finally:
+        store.close()
+
+
+def test_state_handed_out_is_a_copy() -> None:
+    """A node may return an object it keeps (a fake model's canned answer): editing a `get_state`
+    result must not reach it, as with LangGraph's savers, which hand out deserialized copies."""
+    canned = AIMessage(
+        "canned", id="ai-canned", tool_calls=[{"id": "c1", "name": "lookup", "args": {"q": "x"}}]
+    )
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", lambda state: {"messages": [canned]})
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    with ASMSaver.from_url("memory://") as saver:
+        graph = builder.compile(checkpointer=saver)
+        graph.invoke({"messages": [HumanMessage("hi", id="h-1")]}, CONFIG)
+        handed = graph.get_state(CONFIG).values["messages"][-1]
+        handed.tool_calls[0]["args"]["q"] = "edited"
+        assert canned.tool_calls[0]["args"] == {"q": "x"}
+        assert graph.get_state(CONFIG).values["messages"][-1].tool_calls[0]["args"] == {"q": "x"}

@@ -30,18 +30,18 @@ reversible. The session's log holds:
   checkpoint. They are a readable view for `asm events`, search and usage; the lossless copy is the
   checkpoint's record, so retention may prune them without breaking any checkpoint.
 
-A value is compared with its base by identity first (LangGraph hands back the objects we gave it), then
-by its serialized bytes, so "same" and "append" never change what is read back. Values mutated in place
-after a `put` (LangGraph forbids it) would defeat the identity check.
+A value is compared with its base by what it serializes to (per element for a list), never by object
+identity, so "same" and "append" are exact even when a caller edited an object in place; the values
+handed out are deep copies, and a cached value is checked against its serialized form before use.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from langgraph.checkpoint.base import WRITES_IDX_MAP, Checkpoint, writes_sort_key
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -117,7 +117,7 @@ class Thread:
     by pruning) makes it return False, and the caller folds the log again from the start.
     """
 
-    def __init__(self, session_id: str, loads: Callable[[Typed], Any]) -> None:
+    def __init__(self, session_id: str, serde: SerializerProtocol) -> None:
         self.session_id = session_id
         self.exists = False
         self.last_seq = 0
@@ -127,8 +127,10 @@ class Thread:
         self.records: dict[Key, tuple[list[Any], str]] = {}
         self.writes: dict[tuple[str, str], dict[tuple[str, int], WriteRecord]] = {}
         self.write_events: dict[str, tuple[str, str]] = {}
-        self._loads = loads
-        self._latest_value: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._serde = serde
+        self._loads = serde.loads_typed
+        # Per channel, the last value rebuilt or written: (version, value, fingerprint).
+        self._latest_value: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def take(self, other: Thread, *, keep_values: bool) -> None:
         """Become `other` (a fresh fold of the same thread), keeping the cached values if asked."""
@@ -221,14 +223,34 @@ class Thread:
             keys.append((key[0], key[1], found[0][1]))
         return keys
 
-    def value(self, ns: str, channel: str, version: Any) -> Any:
-        """The value of `channel` at `version`, or `MISSING`; rebuilt values are cached per channel."""
+    def fingerprint(self, value: Any) -> Any:
+        """What a value serializes to: per element for a list (so a grown list is recognised by its
+        prefix), else whole. Comparing fingerprints, never objects, is what makes the references exact
+        even when a caller changed an object in place (LangGraph's own tests edit `get_state` results)."""
+        if type(value) is list:
+            return [self._serde.dumps_typed(item) for item in value]
+        return self._serde.dumps_typed(value)
+
+    def cached(self, ns: str, channel: str, version: Any) -> tuple[Any, Any] | None:
+        """The cached `(value, fingerprint)` of `channel` at `version`, if it is the one cached."""
+        latest = self._latest_value.get((ns, channel))
+        if latest is None or latest[0] != version or type(latest[0]) is not type(version):
+            return None
+        return latest[1], latest[2]
+
+    def value(self, ns: str, channel: str, version: Any, *, verify: bool = False) -> Any:
+        """The value of `channel` at `version`, or `MISSING`; rebuilt values are cached per channel.
+
+        With `verify`, a cached value is first checked against its fingerprint, and rebuilt from the
+        records when someone changed it in place since (the value is about to be handed out).
+        """
         steps: list[list[Any]] = []
         current = version
+        from_cache = False
         while True:
-            latest = self._latest_value.get((ns, channel))
-            if latest is not None and latest[0] == current and type(latest[0]) is type(current):
-                value = latest[1]
+            hit = self.cached(ns, channel, current)
+            if hit is not None and not (verify and self.fingerprint(hit[0]) != hit[1]):
+                value, from_cache = hit[0], True
                 break
             found = self.records.get((ns, channel, current))
             if found is None or found[0][0] == "empty":
@@ -242,15 +264,19 @@ class Thread:
         for record in reversed(steps):
             if record[0] == "append":
                 value = [*value, *(self._loads(decode(item)) for item in record[2])]
-        self._latest_value[(ns, channel)] = (version, value)
+        if from_cache and not steps:
+            return value
+        self._latest_value[(ns, channel)] = (version, value, self.fingerprint(value))
         return value
 
-    def remember(self, ns: str, channel: str, version: Any, value: Any) -> None:
+    def remember(self, ns: str, channel: str, version: Any, value: Any, fingerprint: Any) -> None:
         """Cache the value just written for `channel` at `version` (the next put compares against it)."""
-        self._latest_value[(ns, channel)] = (version, value)
+        self._latest_value[(ns, channel)] = (version, value, fingerprint)
 
-    def latest_value(self, ns: str, channel: str) -> tuple[Any, Any] | None:
-        return self._latest_value.get((ns, channel))
+    def latest_version(self, ns: str, channel: str) -> Any:
+        """The version of the value cached for `channel` (None: none)."""
+        latest = self._latest_value.get((ns, channel))
+        return None if latest is None else latest[0]
 
     def pending_writes(self, ns: str, checkpoint_id: str) -> list[tuple[str, str, Any]]:
         """The checkpoint's pending writes in `writes_sort_key` order, decoded."""
@@ -270,42 +296,28 @@ def write_index(channel: str, position: int) -> int:
 
 def make_record(
     thread: Thread, serde: SerializerProtocol, ns: str, channel: str, value: Any, base: Any
-) -> tuple[list[Any], list[Any]]:
-    """The record for `channel`'s new value, and the list elements it stores for the first time.
+) -> tuple[list[Any], list[Any], Any]:
+    """The record for `channel`'s new value, the list elements it stores for the first time, and the
+    value's fingerprint (see `Thread.fingerprint`).
 
     `base` is the version to compare against (None: none).
     """
     if value is MISSING:
-        return ["empty"], []
-    before = MISSING if base is None else thread.value(ns, channel, base)
-    if before is not MISSING:
-        if value is before:
-            return ["same", base], []
-        if _grew(serde, before, value):
-            new = value[len(cast(list[Any], before)) :]
-            if not new:
-                return ["same", base], []
-            return ["append", base, [encode(serde.dumps_typed(item)) for item in new]], new
-        typed = serde.dumps_typed(value)
-        if typed == serde.dumps_typed(before):
-            return ["same", base], []
-        return ["full", *encode(typed)], []
-    return ["full", *encode(serde.dumps_typed(value))], _new_items(value) if base is None else []
-
-
-def _grew(serde: SerializerProtocol, before: Any, value: Any) -> bool:
-    """Whether `value` is the list `before` with elements appended (the same elements, in order)."""
-    if type(value) is not list or type(before) is not list or len(value) < len(before):
-        return False
-    return all(_same(serde, a, b) for a, b in zip(before, value, strict=False))
-
-
-def _same(serde: SerializerProtocol, a: Any, b: Any) -> bool:
-    return a is b or serde.dumps_typed(a) == serde.dumps_typed(b)
-
-
-def _new_items(value: Any) -> list[Any]:
-    return list(value) if type(value) is list else []
+        return ["empty"], [], None
+    fingerprint = thread.fingerprint(value)
+    before = None
+    if base is not None and thread.value(ns, channel, base) is not MISSING:
+        before = thread.cached(ns, channel, base)
+    if before is not None:
+        old = before[1]
+        if fingerprint == old:
+            return ["same", base], [], fingerprint
+        if type(fingerprint) is list and type(old) is list and fingerprint[: len(old)] == old:
+            new = value[len(old) :]
+            return ["append", base, [encode(item) for item in fingerprint[len(old) :]]], new, fingerprint
+        return ["full", *encode(serde.dumps_typed(value))], [], fingerprint
+    first = list(value) if base is None and type(value) is list else []
+    return ["full", *encode(serde.dumps_typed(value))], first, fingerprint
 
 
 def full_record(serde: SerializerProtocol, value: Any) -> list[Any]:

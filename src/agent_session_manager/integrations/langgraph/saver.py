@@ -7,6 +7,7 @@ sync ones go through `sync.portal()`), plus `copy_thread`, `prune` and `delete_f
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -119,7 +120,7 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
                     and all(cached.apply(e, incremental=True) for e in events)
                 ):
                     return cached
-        thread = Thread(session_id, self.serde.loads_typed)
+        thread = Thread(session_id, self.serde)
         try:
             async for event in self.store.iter_events(session_id, types=STATE_TYPES):
                 thread.apply(event, incremental=False)
@@ -168,9 +169,11 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         checkpoint: Checkpoint = self.serde.loads_typed(layout.decode(record.checkpoint))
         values: dict[str, Any] = {}
         for channel, version in checkpoint["channel_versions"].items():
-            value = thread.value(record.ns, channel, version)
+            value = thread.value(record.ns, channel, version, verify=True)
             if value is not MISSING:
-                values[channel] = value.copy() if isinstance(value, list | dict | set) else value
+                # A copy of its own for the caller (as LangGraph's savers give, deserializing): changing it
+                # in place (LangGraph's own tests edit `get_state` results) changes nothing else.
+                values[channel] = copy.deepcopy(value)
         config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": record.ns, "checkpoint_id": record.id}
         }
@@ -268,13 +271,15 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         parent = thread.checkpoints.get(ns, {}).get(parent_id) if parent_id else None
         parent_versions = thread.checkpoint_versions(parent) if parent is not None else {}
         records: dict[str, list[Any]] = {}
+        fingerprints: dict[str, Any] = {}
         views: list[Event] = []
         for channel, version in new_versions.items():
             value = values.get(channel, MISSING)
             base = parent_versions.get(channel)
-            if base is None and (seen := thread.latest_value(ns, channel)) is not None:
-                base = seen[0]
-            record, new_items = layout.make_record(thread, self.serde, ns, channel, value, base)
+            if base is None:
+                base = thread.latest_version(ns, channel)
+            record, new_items, fingerprint = layout.make_record(thread, self.serde, ns, channel, value, base)
+            fingerprints[channel] = fingerprint
             records[channel] = [version, record]
             views.extend(
                 layout.message_events(
@@ -294,7 +299,8 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         for channel, version in new_versions.items():
             value = values.get(channel, MISSING)
             if value is not MISSING:
-                thread.remember(ns, channel, version, value.copy() if type(value) is list else value)
+                copied = value.copy() if type(value) is list else value
+                thread.remember(ns, channel, version, copied, fingerprints[channel])
         try:
             await self._ensure_session(thread, thread_id)
             await self.store.append_events([*views, Event(type=CHECKPOINT, session_id=session_id, data=data)])
@@ -399,7 +405,7 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
                 key = (record.ns, channel, version)
                 chain = thread.chain(key)
                 if any(k in thread.records and thread.records[k][1] in dead for k in chain):
-                    value = thread.value(record.ns, channel, version)
+                    value = thread.value(record.ns, channel, version, verify=True)
                     rescued.append([record.ns, channel, version, layout.full_record(self.serde, value)])
         session_id = thread.session_id
         self._threads.pop(session_id, None)
