@@ -184,3 +184,42 @@ async def test_a_reader_that_cannot_connect_stops_the_writer_thread_too(
     with pytest.raises(StorageError, match="injected"):
         await open_store(url)
     assert not [t for t in threading.enumerate() if t.name.startswith("asm-sqlite-")]
+
+
+@pytest.mark.parametrize("inline", ["1", "0"])
+async def test_the_wal_stays_under_its_bound_with_writers_and_readers(tmp_path: Path, inline: str) -> None:
+    limit = 1 << 20
+    url = f"sqlite:///{tmp_path}/wal.db?wal_limit={limit}&inline={inline}"
+    wal = tmp_path / "wal.db-wal"
+    async with await open_store(url, migrate=True) as store:
+        session = await store.save_session(Session(agent_id="a"))
+        stop = asyncio.Event()
+        largest = 0
+
+        async def read() -> None:
+            while not stop.is_set():
+                await store.get_events(session.id, limit=50)
+                await asyncio.sleep(0)
+
+        def watch() -> None:
+            nonlocal largest
+            while not stop.is_set():
+                largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+                time.sleep(0.001)
+
+        readers = [asyncio.create_task(read()) for _ in range(2)]
+        watcher = asyncio.create_task(asyncio.to_thread(watch))
+        payload = {"text": "x" * 2000}
+        for _ in range(40):  # ~8 MB of events: eight times the bound
+            await store.append_events(
+                [Event(type=EventType.MESSAGE_SENT, session_id=session.id, data=payload) for _ in range(50)]
+            )
+            for _ in range(50):
+                await store.append_event(
+                    Event(type=EventType.MESSAGE_SENT, session_id=session.id, data=payload)
+                )
+                await asyncio.sleep(0)  # inline appends never suspend: let the readers in
+        stop.set()
+        await asyncio.gather(*readers, watcher)
+        assert await store.get_latest_sequence(session.id) == 4000
+    assert 0 < largest <= limit
