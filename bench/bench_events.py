@@ -10,16 +10,17 @@ appends and streaming reads.
   time <= 1.3x the bare time (a rate ratio >= 0.77) at every size (flat from 1k to 1M).
 * appends with `expected_sequence` (each expecting the number of the previous one) vs plain
   `append_event` on the same store, one writer. Target: >= 0.9.
-* `iter_events` over the whole session (1M events; quick: 20k): the growth of the process's resident
-  memory while it runs, vs the bare driver streaming the same rows in pages of 1,000 (sqlite3
+* `iter_events` over the whole session (1M events; quick: 20k), in a fresh process: the growth of its
+  resident memory while it runs, vs the bare driver streaming the same rows in pages of 1,000 (sqlite3
   `fetchmany`, an asyncpg cursor) with orjson parsing. Target: < 64 MiB.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,7 +29,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-import psutil
 
 from agent_session_manager import Event, EventType, Session, open_store
 from agent_session_manager.sessions.base import SessionStore
@@ -92,15 +92,13 @@ class Engine:
     """One database under test: the store, a bare connection, and how to fill and read it bare."""
 
     name: str
+    url: str
     store: SessionStore
 
     async def fill(self, session_id: str, start: int, count: int) -> None:
         raise NotImplementedError
 
     async def newest(self, session_id: str) -> None:
-        raise NotImplementedError
-
-    async def stream(self, session_id: str, sample: Callable[[], None]) -> int:
         raise NotImplementedError
 
 
@@ -110,6 +108,7 @@ class SQLite(Engine):
     def __init__(self, store: SessionStore, path: str) -> None:
         import sqlite3
 
+        self.url = f"sqlite:///{path}"
         self.store = store
         self.bare = sqlite3.connect(path, isolation_level=None)
         self.bare.execute("PRAGMA synchronous=NORMAL")
@@ -135,15 +134,6 @@ class SQLite(Engine):
         rows.reverse()
         _parsed(rows)
 
-    async def stream(self, session_id: str, sample: Callable[[], None]) -> int:
-        cursor = self.bare.execute(self.all_sql, (session_id,))
-        count = 0
-        while rows := cursor.fetchmany(1000):
-            _parsed(rows)
-            count += len(rows)
-            sample()
-        return count
-
     def close(self) -> None:
         self.bare.close()
 
@@ -151,7 +141,8 @@ class SQLite(Engine):
 class Postgres(Engine):
     name = "PostgreSQL"
 
-    def __init__(self, store: SessionStore, bare: asyncpg.Connection) -> None:
+    def __init__(self, store: SessionStore, bare: asyncpg.Connection, url: str) -> None:
+        self.url = url
         self.store = store
         self.bare = bare
         self.newest_sql = NEWEST.format("$1")
@@ -174,16 +165,6 @@ class Postgres(Engine):
         rows = await self.bare.fetch(self.newest_sql, session_id)
         rows.reverse()
         _parsed(rows)
-
-    async def stream(self, session_id: str, sample: Callable[[], None]) -> int:
-        count = 0
-        async with self.bare.transaction():
-            cursor = await self.bare.cursor(self.all_sql, session_id)
-            while rows := await cursor.fetch(1000):
-                _parsed(rows)
-                count += len(rows)
-                sample()
-        return count
 
 
 async def _fresh(store: SessionStore) -> str:
@@ -234,36 +215,73 @@ async def _expected_appends(engine: Engine, count: int) -> None:
     )
 
 
-def _rss_mib() -> float:
-    return float(psutil.Process().memory_info().rss) / 2**20
+#: Streams a whole session in a fresh process and prints the peak growth of its resident memory:
+#: `python -c STREAMER url session_id ours|bare`. A fresh process, so that memory freed earlier in the
+#: benchmark cannot hide the growth.
+STREAMER = """
+import asyncio, gc, sys, orjson, psutil
+from agent_session_manager import open_store
+
+def rss():
+    return psutil.Process().memory_info().rss / 2**20
+
+async def main(url, session_id, mode):
+    count = 0
+    peak = 0.0
+    sql = "SELECT id, data, metadata FROM asm_events WHERE session_id = {} ORDER BY sequence_number"
+    if mode == "ours":
+        store = await open_store(url)
+        gc.collect()
+        start = peak = rss()
+        async for _ in store.iter_events(session_id, batch_size=1000):
+            count += 1
+            if count % 1000 == 0:
+                peak = max(peak, rss())
+        await store.close()
+    elif url.startswith("sqlite"):
+        import sqlite3
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        gc.collect()
+        start = peak = rss()
+        cursor = connection.execute(sql.format("?"), (session_id,))
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                orjson.loads(row[1]), orjson.loads(row[2])
+            count += len(rows)
+            peak = max(peak, rss())
+    else:
+        import asyncpg
+        connection = await asyncpg.connect(url)
+        gc.collect()
+        start = peak = rss()
+        async with connection.transaction():
+            cursor = await connection.cursor(sql.format("$1"), session_id)
+            while rows := await cursor.fetch(1000):
+                for row in rows:
+                    orjson.loads(row[1]), orjson.loads(row[2])
+                count += len(rows)
+                peak = max(peak, rss())
+    print(orjson.dumps({"count": count, "growth": peak - start}).decode())
+
+asyncio.run(main(*sys.argv[1:4]))
+"""
 
 
-async def _streaming(engine: Engine, session_id: str, size: int) -> None:
+async def _streaming(url: str, name: str, session_id: str, size: int) -> None:
     """Peak resident-memory growth of `iter_events` and of the bare stream over the whole session."""
     growth: dict[str, float] = {}
-    for name in ("bare", "ours"):
-        gc.collect()
-        start = _rss_mib()
-        peak = start
-
-        def sample() -> None:
-            nonlocal peak
-            peak = max(peak, _rss_mib())
-
-        if name == "bare":
-            count = await engine.stream(session_id, sample)
-        else:
-            count = 0
-            async for _ in engine.store.iter_events(session_id, batch_size=1000):
-                count += 1
-                if count % 1000 == 0:
-                    sample()
-        assert count == size, (name, count)
-        growth[name] = peak - start
+    for mode in ("bare", "ours"):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", STREAMER, url, session_id, mode, stdout=subprocess.PIPE
+        )
+        out, _ = await child.communicate()
+        result = orjson.loads(out)
+        assert result["count"] == size, (mode, result)
+        growth[mode] = result["growth"]
     verdict = "ok" if growth["ours"] < RSS_BUDGET_MIB else f"ABOVE budget {RSS_BUDGET_MIB} MiB"
     ratio = growth["ours"] / max(growth["bare"], 1)
     print(
-        f"| {engine.name} iter_events over {size:,} events: RSS growth | {growth['ours']:.1f} "
+        f"| {name} iter_events over {size:,} events: RSS growth (fresh process) | {growth['ours']:.1f} "
         f"| {growth['bare']:.1f} | MiB (bare: pages of 1,000) | {ratio:.2f} | {verdict}",
         flush=True,
     )
@@ -277,7 +295,7 @@ async def _run(engine: Engine, quick: bool) -> None:
     if quick:
         big = await _fresh(engine.store)
         await engine.fill(big, 0, 20_000)
-    await _streaming(engine, big, 20_000 if quick else sizes[-1])
+    await _streaming(engine.url, engine.name, big, 20_000 if quick else sizes[-1])
 
 
 async def _sqlite(quick: bool) -> None:
@@ -298,7 +316,7 @@ async def _postgres(quick: bool) -> None:
         async with await open_store(url) as store:
             bare = await asyncpg.connect(url)
             try:
-                await _run(Postgres(store, bare), quick)
+                await _run(Postgres(store, bare, url), quick)
             finally:
                 await bare.close()
     finally:
