@@ -39,6 +39,7 @@ import orjson
 
 from agent_session_manager import Event, EventType, Session, open_store
 from agent_session_manager.core.pagination import encode_cursor
+from agent_session_manager.sessions.filters import SessionListing
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.rows import EVENT_COLUMNS
 from agent_session_manager.sessions.sql.store import SQLSessionStore
@@ -445,7 +446,7 @@ async def _reads(
         filled = size
         middle = size // 2
         cursor = encode_cursor(
-            "sessions:created_at_asc",
+            SessionListing.build().scope,
             [(T0 + timedelta(milliseconds=middle)).isoformat(), f"ses_bench_{middle:08d}"],
         )
         position = time_param(T0 + timedelta(milliseconds=middle))
