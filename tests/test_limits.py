@@ -6,9 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent_session_manager import Run, Session, ValidationError, query_api
+from agent_session_manager import Event, Run, Session, ValidationError, query_api
+from agent_session_manager.core.ids import validate_id
+from agent_session_manager.core.models import MAX_EVENT_BYTES
 from agent_session_manager.core.usage import MAX_TOKENS
 from agent_session_manager.sessions.base import SessionStore
+from agent_session_manager.snapshots.base import validate_identifier
+from agent_session_manager.workspaces.files import generate_session_id
 
 COUNTER_NAMES = [
     "input_tokens",
@@ -65,3 +69,33 @@ async def test_the_extreme_timestamps_round_trip_and_page_everywhere(
     assert all(s.created_at.tzinfo is not None for s in listed)
     await store.delete_session(edge.id)
     await store.delete_session(middle.id)
+
+
+def test_an_event_beyond_the_size_limit_is_refused_at_input() -> None:
+    fits = "x" * (MAX_EVENT_BYTES - 100)
+    assert len(Event(type="message_sent", session_id="s", data={"t": fits}).data["t"]) == len(fits)
+    with pytest.raises(ValidationError) as info:
+        Event(type="message_sent", session_id="s", data={"t": "x" * MAX_EVENT_BYTES})
+    assert info.value.details["max_bytes"] == MAX_EVENT_BYTES
+    with pytest.raises(ValidationError):
+        Event(type="message_sent", session_id="s", metadata={"t": "x" * MAX_EVENT_BYTES})
+
+
+async def test_an_oversized_event_is_refused_by_every_backend_before_anything_is_written(
+    store: SessionStore,
+) -> None:
+    session = await store.save_session(Session(agent_id="a"))
+    small = Event(type="message_sent", session_id=session.id, data={"t": ""})
+    big = small.model_copy(update={"data": {"t": "x" * MAX_EVENT_BYTES}})
+    with pytest.raises(ValidationError):
+        await store.append_events([Event(type="message_sent", session_id=session.id), big])
+    assert await store.get_events(session.id) == []
+
+
+def test_generated_workspace_session_ids_are_valid_everywhere() -> None:
+    generated = {generate_session_id() for _ in range(200)}
+    assert len(generated) == 200
+    for session_id in generated:
+        assert validate_id(session_id) == session_id
+        assert validate_identifier(session_id, "session_id") == session_id
+        assert Session(id=session_id, agent_id="a").id == session_id

@@ -76,7 +76,7 @@ async def test_default_base_is_the_system_temp_dir() -> None:
     ws = await asm.open_workspace_storage()
     try:
         assert ws.local_path().parent == Path(__import__("tempfile").gettempdir())
-        assert len(ws.session_id) == 16
+        assert ws.session_id.startswith("ses_") and len(ws.session_id) == 36
     finally:
         await ws.close()
     assert not ws.local_path().exists()
@@ -137,12 +137,12 @@ async def test_cleanup_reports_every_failure(tmp_path: Path, monkeypatch: pytest
     assert not ws.local_path().exists()
 
 
-def test_generate_session_id_is_random_and_url_safe() -> None:
+def test_generate_session_id_is_random_and_a_store_session_id() -> None:
     ids = {generate_session_id() for _ in range(2000)}
     assert len(ids) == 2000
     for value in ids:
-        assert len(value) == 16
-        assert set(value) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        assert value.startswith("ses_") and len(value) == 36
+        assert set(value[4:]) <= set("0123456789abcdef")
 
 
 def test_compute_checksum_is_lowercase_sha256_hex() -> None:

@@ -177,13 +177,23 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
     #: The fields that hold dicts or lists.
     _mutable_fields: ClassVar[tuple[str, ...]] = ()
+    #: The most bytes the JSON of those fields may take together (None: no limit).
+    _max_bytes: ClassVar[int | None] = None
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
             raise _translate(exc, type(self).__name__) from None
-        object.__setattr__(self, "_asm_validated", self._mutable_state())
+        state = self._mutable_state()
+        if self._max_bytes is not None and len(state) > self._max_bytes:
+            fields = " and ".join(self._mutable_fields)
+            raise ValidationError(
+                f"{type(self).__name__} is too large: the JSON of its {fields} takes {len(state):,} bytes; "
+                f"at most {self._max_bytes:,} are allowed (store large content as an artifact)",
+                details={"field": fields, "bytes": len(state), "max_bytes": self._max_bytes},
+            )
+        object.__setattr__(self, "_asm_validated", state)
 
     def _mutable_state(self) -> bytes:
         """The JSON encoding of the dicts and lists this model holds."""
@@ -418,6 +428,11 @@ class Run(Record):
         return self.model_copy(update={"token_usage": checked})
 
 
+#: The largest event: the JSON of its `data` and `metadata` together, on every backend (PostgreSQL
+#: refused a few hundred MB that SQLite took). Larger content belongs in an artifact.
+MAX_EVENT_BYTES = 16 << 20
+
+
 class Event(Record):
     """One entry of a session's append-only log. `sequence_number` is assigned by the store."""
 
@@ -437,6 +452,7 @@ class Event(Record):
     _check_ids = field_validator("id", "session_id", "run_id", mode="before")(_valid_id)
     _check_times = field_validator("timestamp", mode="after")(utc_validator)
     _mutable_fields = ("data", "metadata")
+    _max_bytes = MAX_EVENT_BYTES
     _check_json = field_validator(*_mutable_fields, mode="before")(_json_object)
     _check_text = field_validator("provider", "correlation_id", mode="after")(_text)
 

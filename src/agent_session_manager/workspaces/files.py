@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import Field, field_validator
 
 from ..core.clock import utc_now
 from ..core.digest import sha256_hex
+from ..core.ids import SESSION_PREFIX, new_id
 from ..core.keys import validate_key
 from ..core.models import Record, utc_validator
 
@@ -84,8 +84,9 @@ class FileRef(Record):
 
 
 def generate_session_id() -> str:
-    """A new unguessable, URL-safe session id: 16 characters of `[A-Za-z0-9_-]` (96 random bits)."""
-    return secrets.token_urlsafe(12)
+    """A new session id, the same kind the session stores make: `ses_` and the 32 hex digits of a
+    UUIDv7 (74 random bits), valid as a session, workspace and snapshot id alike."""
+    return new_id(SESSION_PREFIX)
 
 
 def compute_checksum(data: bytes | bytearray | memoryview) -> str:
