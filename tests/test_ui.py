@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import select
 import subprocess
@@ -247,8 +248,10 @@ def test_demo_session_in_the_list_and_every_event_in_order(stores: Stores, serve
     assert "claude-sonnet-4" in page.locator("#runs").inner_text()
     page.evaluate("document.getElementById('seq-2').scrollIntoView()")  # the conversation
     page.screenshot(path=str(SCREENSHOTS / "session.png"))
-    page.locator("#timeline li").first.locator("details summary").click()
-    assert stored[0].id in page.locator("#timeline li").first.locator("details pre").inner_text()
+    page.locator("#timeline li").first.locator("details summary").click()  # fetched on expansion
+    raw = page.locator("#timeline li").first.locator("details pre")
+    playwright_api.expect(raw).to_contain_text(stored[0].id)
+    assert json.loads(raw.inner_text()) == json.loads(json.dumps(stored[0].to_dict(), default=str))
 
 
 def test_session_filters_and_keyset_paging(stores: Stores, server: Server, page) -> None:
@@ -380,7 +383,8 @@ def test_script_and_onerror_payloads_render_as_text(stores: Stores, server: Serv
     page.locator("section.head details summary").click()
     for li in page.locator("#timeline > li").all():
         li.locator("details summary").click()
-    page.wait_for_timeout(200)
+    for pre in page.locator("#timeline details pre").all():
+        playwright_api.expect(pre).to_contain_text("onerror")  # raw JSON, fetched, shown as text
     assert page.evaluate("window.__xss") is None
     assert page.locator("main script, main img[onerror], main img[src=x]").count() == 0
     assert page.locator("#seq-1 .content").inner_text() == XSS

@@ -79,6 +79,15 @@ async def test_bad_query_values_are_400_pages_with_their_code(client: httpx.Asyn
         assert "validation_error" in response.text or "invalid_" in response.text, path
 
 
+async def test_an_event_raw_json_is_served_by_sequence_number(client: httpx.AsyncClient) -> None:
+    session_id = client.headers["x-session"]
+    raw = await client.get(f"/sessions/{session_id}/raw/1")
+    assert raw.status_code == 200 and raw.headers["content-type"] == "application/json"
+    assert raw.json()["data"] == {"content": "hi"} and raw.json()["sequence_number"] == 1
+    assert (await client.get(f"/sessions/{session_id}/raw/2")).status_code == 404
+    assert (await client.get("/sessions/ses_missing/raw/1")).status_code == 404
+
+
 def test_check_bind() -> None:
     for host in ("127.0.0.1", "127.8.9.10", "localhost", "::1", "[::1]"):
         check_bind(host, None)

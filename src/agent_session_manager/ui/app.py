@@ -116,6 +116,7 @@ def create_app(config: UIConfig, stores: Stores | None = None) -> Starlette:
         Route("/sessions/{session_id}", ui.session),
         Route("/sessions/{session_id}/events/{sequence:int}", ui.event_link),
         Route("/sessions/{session_id}/live", ui.session_live),
+        Route("/sessions/{session_id}/raw/{sequence:int}", ui.event_raw),
         Route("/sessions/{session_id}/delete", ui.delete_session, methods=["GET", "POST"]),
         Route("/sessions/{session_id}/snapshots", ui.snapshots),
         Route("/sessions/{session_id}/workspace", ui.workspace),
@@ -308,6 +309,15 @@ class _UI:
         after = max(0, (sequence - 1) // data.EVENT_PAGE * data.EVENT_PAGE)
         target = f"/sessions/{quote(session_id)}?{urlencode({'after': after})}#seq-{sequence}"
         return RedirectResponse(target, status_code=303)
+
+    async def event_raw(self, request: Request) -> Response:
+        """One event as stored, pretty JSON: what a timeline row shows when its raw JSON is expanded
+        (fetched then, so a page does not carry the raw documents of all its events)."""
+        session_id, sequence = request.path_params["session_id"], request.path_params["sequence"]
+        found = await self.store.get_events(session_id, after=max(0, sequence - 1), limit=1)
+        if not found or found[0].sequence_number != sequence:
+            raise NotFound(f"event #{sequence} of {session_id!r} not found", details={"sequence": sequence})
+        return Response(render.pretty_json(found[0].to_dict()), media_type="application/json")
 
     async def session_live(self, request: Request) -> Response:
         """Server-sent events: each event appended to the session (by any process), as rendered HTML,

@@ -57,10 +57,6 @@ class EventCard:
     result: Event | None = None
 
     @property
-    def raw(self) -> str:
-        return pretty_json(self.event.to_dict())
-
-    @property
     def data(self) -> dict[str, Any]:
         return self.event.data
 

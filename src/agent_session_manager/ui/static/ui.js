@@ -34,6 +34,16 @@ function followSessions(table) {
   });
 }
 
+// A timeline row's raw JSON is fetched when it is first expanded, and shown as text.
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (!details.open || !details.dataset || !details.dataset.raw || details.dataset.loaded) return;
+  details.dataset.loaded = "1";
+  fetch(details.dataset.raw, { credentials: "same-origin" })
+    .then((response) => response.text())
+    .then((text) => { details.querySelector("pre").textContent = text; });
+}, true);
+
 document.addEventListener("DOMContentLoaded", () => {
   const timeline = document.getElementById("timeline");
   if (timeline && timeline.dataset.live === "on") followTimeline(timeline);
