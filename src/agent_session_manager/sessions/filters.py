@@ -45,6 +45,18 @@ def run_statuses(
     return _statuses(RunStatus, value)
 
 
+def filters_digest(filters: dict[str, Any]) -> str:
+    """A short digest of a listing's filters, for the scope of its cursors: a cursor made under some
+    filters is `invalid_cursor` under others."""
+    return sha256_hex(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS))[:24]
+
+
+def run_scope(session_id: str, statuses: frozenset[RunStatus] | None) -> str:
+    """The cursor scope of `list_runs`: its order, session and statuses."""
+    chosen = None if statuses is None else sorted(statuses)
+    return f"runs:started_at_asc:{filters_digest({'session_id': session_id, 'statuses': chosen})}"
+
+
 def strings(value: str | Iterable[str] | None, field: str) -> tuple[str, ...] | None:
     """One string or an iterable of strings, as a sorted tuple without repeats (None: no filter)."""
     if value is None:
@@ -128,8 +140,7 @@ class SessionListing:
             "statuses": None if self.statuses is None else sorted(self.statuses),
             "tags": self.tags,
         }
-        digest = sha256_hex(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS))[:24]
-        return f"sessions:{self.order_by}_{'desc' if self.descending else 'asc'}:{digest}"
+        return f"sessions:{self.order_by}_{'desc' if self.descending else 'asc'}:{filters_digest(filters)}"
 
     def resumed(self, cursor: str) -> SessionListing:
         """This listing after the position held by `cursor`; `invalid_cursor` if it is not one of its."""

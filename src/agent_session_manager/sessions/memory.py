@@ -49,7 +49,7 @@ from .base import (
     newest_conflict,
     sequence_conflict,
 )
-from .filters import SessionListing, run_statuses
+from .filters import SessionListing, run_scope, run_statuses
 from .state import (
     State,
     StateChange,
@@ -191,7 +191,8 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
             for run_id in self._runs_by_session.get(session_id, {})
             if statuses is None or self._runs[run_id].status in statuses
         ]
-        return _keyset_page(rows, lambda r: (r.started_at, r.id), "runs:started_at_asc", limit, cursor)
+        scope = run_scope(session_id, statuses)
+        return _keyset_page(rows, lambda r: (r.started_at, r.id), scope, limit, cursor)
 
     async def get_active_run(self, session_id: str) -> Run | None:
         checked_text(session_id, "session_id")

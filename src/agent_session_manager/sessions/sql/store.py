@@ -45,7 +45,7 @@ from ...core.pagination import (
     encode_time_cursor,
 )
 from ..base import EventDeletion, EventQuery, LongPollSubscription, Wakeups
-from ..filters import SessionListing, run_statuses
+from ..filters import SessionListing, run_scope, run_statuses
 from ..state import (
     State,
     StateChange,
@@ -320,7 +320,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
             q.RUN_SELECT,
             sql,
             "started_at",
-            "runs:started_at_asc",
+            run_scope(session_id, statuses),
             limit,
             cursor,
             lambda row: run_from_row(self.dialect, row),
