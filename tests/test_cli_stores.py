@@ -226,8 +226,8 @@ def test_doctor_finds_and_maintenance_repairs(cli: Cli) -> None:
     assert cli("doctor").returncode == 0
 
     try:
-        cli.fails("validation_error", "db", "downgrade", "0001_initial")
-        assert "current:  0001\n" in cli.ok("db", "downgrade", "0001")
+        cli.fails("validation_error", "db", "downgrade", "0001_initial", "--yes")
+        assert "current:  0001\n" in cli.ok("db", "downgrade", "0001", "--yes")
         doctor = cli("doctor", "--json")
         assert doctor.returncode == 1
         behind = {(f["check"], f["status"]): f for f in orjson.loads(doctor.stdout)["findings"]}

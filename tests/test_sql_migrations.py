@@ -24,6 +24,8 @@ from agent_session_manager.sessions.sql.schema import TABLE_NAMES, VERSION_TABLE
 from agent_session_manager.sessions.sql.urls import sqlalchemy_url
 from agent_session_manager.testing.services import postgres_admin_url, unavailable
 
+ASM = str(Path(sys.executable).with_name("asm"))
+
 
 def _admin(sql: str) -> None:
     import asyncpg
@@ -272,3 +274,26 @@ async def test_a_sqlite_url_without_slashes_is_refused_and_creates_nothing(
         await open_store(url, migrate=True)
     assert "sqlite:///" in info.value.message
     assert os.listdir(tmp_path) == []
+
+
+async def test_downgrading_to_base_leaves_no_table_behind(empty_url: str) -> None:
+    await migrations.upgrade_async(empty_url)
+    await migrations.downgrade_async(empty_url, "base")
+    assert await _tables(empty_url) == set()
+    await migrations.upgrade_async(empty_url)
+    assert await _tables(empty_url) == {*TABLE_NAMES, VERSION_TABLE}
+
+
+def test_cli_db_downgrade_asks_first(empty_url: str, tmp_path: Path) -> None:
+    migrations.upgrade(empty_url)
+    refused = subprocess.run(
+        [ASM, "db", "downgrade", "base", empty_url], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: [validation_error] not confirmed")
+    assert migrations.status(empty_url)[0] == migrations.head()
+    done = subprocess.run(
+        [ASM, "db", "downgrade", "base", empty_url, "--yes"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert migrations.status(empty_url)[0] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -52,9 +53,15 @@ def downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help='Target revision ("base" drops every table of the store).')],
     url: URL = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Take the schema down to REVISION."""
+    """Take the schema down to REVISION, dropping what later revisions added (their data with it)."""
     target = _url(ctx, url)
+    if not yes and not (
+        sys.stdin.isatty()
+        and typer.confirm(f"Downgrade {redact_url(target)} to {revision}, dropping tables and their data?")
+    ):
+        raise ValidationError("not confirmed; nothing was changed (pass --yes to skip the question)")
     try:
         migrations.downgrade(target, revision)
     except CommandError as exc:  # Alembic's: an unknown or unreachable revision

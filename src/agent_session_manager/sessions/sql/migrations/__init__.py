@@ -111,7 +111,12 @@ def _upgrade_to(revision: str) -> Callable[[Config], None]:
 
 
 def _downgrade_to(revision: str) -> Callable[[Config], None]:
-    return lambda config: command.downgrade(config, revision)
+    def run(config: Config) -> None:
+        command.downgrade(config, revision)
+        if revision == "base":  # nothing of the store is left, so neither is its version table
+            config.attributes["connection"].execute(sa.text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+
+    return run
 
 
 def _sqlite(url: str, work: Callable[[sa.Connection], Any], *, write: bool) -> Any:
