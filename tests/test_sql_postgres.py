@@ -15,6 +15,7 @@ from agent_session_manager import (
     EventType,
     Session,
     SessionNotFound,
+    StorageAccessRefused,
     StorageConnectionFailed,
     ValidationError,
     open_store,
@@ -148,22 +149,35 @@ async def test_long_poll_survives_a_dropped_listener(
     assert [e.sequence_number for e in got] == [1]
 
 
-@pytest.mark.parametrize(
-    ("url", "host"),
-    [
-        ("postgresql://asm:hunter2-secret@127.0.0.1:1/db", "127.0.0.1:1"),
-        ("postgresql://no_such_role_x:hunter2-secret@127.0.0.1:5432/postgres", "127.0.0.1:5432"),
-    ],
-)
-async def test_unreachable_or_refused_server_is_a_clean_connection_error(url: str, host: str) -> None:
+async def test_an_unreachable_server_is_a_retryable_connection_error() -> None:
     with pytest.raises(StorageConnectionFailed) as info:
-        await open_store(url, connect_timeout=5)
+        await open_store("postgresql://asm:hunter2-secret@127.0.0.1:1/db", connect_timeout=5)
     error = info.value
     assert error.code == "storage_connection_failed" and error.retryable
-    assert host in error.message
+    assert "127.0.0.1:1" in error.message
     shown = f"{error} {error!r} {error.details} {error.to_dict()}"
     assert "hunter2" not in shown
     assert "***" in error.message
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://no_such_role_x:hunter2-secret@127.0.0.1:5432/postgres", "no_such_role_x"),
+        ("postgresql://postgres:hunter2-secret@127.0.0.1:5432/no_such_db_x", "no_such_db_x"),
+    ],
+)
+@pytest.mark.parametrize("migrate", [False, True])
+async def test_a_refused_role_or_database_is_one_non_retryable_error(
+    url: str, says: str, migrate: bool
+) -> None:
+    with pytest.raises(StorageAccessRefused) as info:
+        await open_store(url, migrate=migrate, connect_timeout=5)
+    error = info.value
+    assert error.code == "storage_access_refused" and not error.retryable
+    assert says in error.message and "127.0.0.1:5432" in error.message
+    shown = f"{error} {error!r} {error.details} {error.to_dict()}"
+    assert "hunter2" not in shown
 
 
 async def test_event_pages_and_session_pages_are_index_range_scans(

@@ -93,7 +93,8 @@ async def open_store(url: str | None = None, **options: Any) -> SessionStore:
         ValidationError: an unsupported scheme, a malformed URL or an unknown option.
         DependencyNotAvailable: the scheme's optional dependency is not installed (names the extra).
         MigrationRequired: a SQL database without the current schema (open with `migrate=True`).
-        StorageConnectionFailed: the database could not be reached.
+        StorageConnectionFailed: the database could not be reached (retryable).
+        StorageAccessRefused: the server refused the role, its password or the database (not retryable).
 
     Example:
         >>> async with await open_store("sqlite:///./.asm/asm.db", migrate=True) as store:  # doctest: +SKIP

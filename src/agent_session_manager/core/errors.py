@@ -120,6 +120,14 @@ class StorageConnectionFailed(StorageError):
     retryable = True
 
 
+class StorageAccessRefused(StorageError):
+    """The backend answered and refused access: unknown role, wrong password, missing database or
+    bucket, no credentials. Retrying the same call cannot help; the message says what to fix."""
+
+    code = "storage_access_refused"
+    default_message = "the storage backend refused access"
+
+
 class MigrationRequired(StorageError):
     code = "migration_required"
     default_message = "the database schema is missing or out of date"

@@ -38,6 +38,7 @@ from ...core.errors import (
     AlreadyExists,
     ASMError,
     MigrationRequired,
+    StorageAccessRefused,
     StorageConnectionFailed,
     StorageError,
     ValidationError,
@@ -157,6 +158,32 @@ _CONNECTION_LOST = (
     asyncpg.InternalClientError,  # a protocol left in a broken state by a dropped connection
 )
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+
+
+def refusal_in(exc: BaseException) -> BaseException | None:
+    """The server's refusal of the role or database among `exc` and its causes (SQLAlchemy wraps it)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, _REFUSED):
+            refusal: BaseException = seen
+            return refusal
+        wrapped = getattr(seen, "orig", None)
+        seen = wrapped if isinstance(wrapped, BaseException) else seen.__cause__
+    return None
+
+
+def access_refused(url: str, exc: BaseException) -> StorageAccessRefused:
+    """The error of a server that refused the role, its password or the database (not retryable)."""
+    reason = str(exc)
+    password = _password(url)
+    if password:
+        reason = reason.replace(password, "***")
+    return StorageAccessRefused(
+        f"PostgreSQL at {host_of(url)} refused access ({redact_url(url)}): {reason}",
+        details={"host": host_of(url), "url": redact_url(url), "sqlstate": getattr(exc, "sqlstate", None)},
+    )
 
 
 class _Pool:
@@ -369,7 +396,9 @@ class PostgresSessionStore(SQLSessionStore):
 
     # -- connections ----------------------------------------------------------------------------
 
-    def _unreachable(self, exc: BaseException) -> StorageConnectionFailed:
+    def _unreachable(self, exc: BaseException) -> StorageError:
+        if isinstance(exc, _REFUSED):
+            return access_refused(self.url, exc)
         host = host_of(self.url)
         reason = f"{type(exc).__name__}: {exc}"
         password = _password(self.url)

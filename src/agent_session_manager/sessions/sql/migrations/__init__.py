@@ -158,13 +158,18 @@ async def _postgres(url: str, work: Callable[[sa.Connection], Any], *, write: bo
             result = await connection.run_sync(work)
             await connection.commit()
             return result
-    except (OSError, sa.exc.InterfaceError, sa.exc.OperationalError) as exc:
-        raise StorageConnectionFailed(
-            f"could not reach PostgreSQL at {host_of(url)} to migrate {redact_url(url)}: "
-            f"{type(getattr(exc, 'orig', exc)).__name__}",
-            details={"host": host_of(url)},
-        ) from exc
-    except sa.exc.DBAPIError as exc:
+    except (OSError, sa.exc.DBAPIError) as exc:
+        from ..postgres import access_refused, refusal_in
+
+        refusal = refusal_in(exc)
+        if refusal is not None:  # the same error as the store's own for the same fault
+            raise access_refused(url, refusal) from exc
+        if isinstance(exc, OSError | sa.exc.InterfaceError | sa.exc.OperationalError):
+            raise StorageConnectionFailed(
+                f"could not reach PostgreSQL at {host_of(url)} to migrate {redact_url(url)}: "
+                f"{type(getattr(exc, 'orig', exc)).__name__}",
+                details={"host": host_of(url)},
+            ) from exc
         raise StorageError(f"PostgreSQL migration on {redact_url(url)} failed: {exc.orig}") from exc
     finally:
         await engine.dispose()
