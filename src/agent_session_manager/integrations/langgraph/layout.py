@@ -31,13 +31,15 @@ reversible. The session's log holds:
   checkpoint's record, so retention may prune them without breaking any checkpoint.
 
 A value is compared with its base by what it serializes to (per element for a list), never by object
-identity, so "same" and "append" are exact even when a caller edited an object in place; the values
-handed out are deep copies, and a cached value is checked against its serialized form before use.
+identity, so "same" and "append" are exact even when a caller edited an object in place. The cache holds
+objects of its own (new elements are copied once, when written), a cached value is checked against its
+serialized form before it is handed out, and a changed one is rebuilt from the records.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -296,28 +298,31 @@ def write_index(channel: str, position: int) -> int:
 
 def make_record(
     thread: Thread, serde: SerializerProtocol, ns: str, channel: str, value: Any, base: Any
-) -> tuple[list[Any], list[Any], Any]:
-    """The record for `channel`'s new value, the list elements it stores for the first time, and the
-    value's fingerprint (see `Thread.fingerprint`).
+) -> tuple[list[Any], list[Any], Any, Any]:
+    """The record for `channel`'s new value, the list elements it stores for the first time, the
+    value's fingerprint (see `Thread.fingerprint`) and a private equal of the value for the cache
+    (unchanged elements are the cache's own objects; new ones are copied, so nothing the graph's nodes
+    keep is ever handed out).
 
     `base` is the version to compare against (None: none).
     """
     if value is MISSING:
-        return ["empty"], [], None
+        return ["empty"], [], None, None
     fingerprint = thread.fingerprint(value)
     before = None
     if base is not None and thread.value(ns, channel, base) is not MISSING:
         before = thread.cached(ns, channel, base)
     if before is not None:
-        old = before[1]
+        kept, old = before
         if fingerprint == old:
-            return ["same", base], [], fingerprint
+            return ["same", base], [], fingerprint, kept
         if type(fingerprint) is list and type(old) is list and fingerprint[: len(old)] == old:
             new = value[len(old) :]
-            return ["append", base, [encode(item) for item in fingerprint[len(old) :]]], new, fingerprint
-        return ["full", *encode(serde.dumps_typed(value))], [], fingerprint
+            items = [encode(item) for item in fingerprint[len(old) :]]
+            return ["append", base, items], new, fingerprint, [*kept, *copy.deepcopy(new)]
+        return ["full", *encode(serde.dumps_typed(value))], [], fingerprint, copy.deepcopy(value)
     first = list(value) if base is None and type(value) is list else []
-    return ["full", *encode(serde.dumps_typed(value))], first, fingerprint
+    return ["full", *encode(serde.dumps_typed(value))], first, fingerprint, copy.deepcopy(value)
 
 
 def full_record(serde: SerializerProtocol, value: Any) -> list[Any]:

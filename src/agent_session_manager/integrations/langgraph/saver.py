@@ -171,9 +171,9 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         for channel, version in checkpoint["channel_versions"].items():
             value = thread.value(record.ns, channel, version, verify=True)
             if value is not MISSING:
-                # A copy of its own for the caller (as LangGraph's savers give, deserializing): changing it
-                # in place (LangGraph's own tests edit `get_state` results) changes nothing else.
-                values[channel] = copy.deepcopy(value)
+                # The cache's own objects (checked against their serialized form just now), in a list of
+                # the caller's; other values are copied whole.
+                values[channel] = value.copy() if type(value) is list else copy.deepcopy(value)
         config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": record.ns, "checkpoint_id": record.id}
         }
@@ -271,15 +271,17 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         parent = thread.checkpoints.get(ns, {}).get(parent_id) if parent_id else None
         parent_versions = thread.checkpoint_versions(parent) if parent is not None else {}
         records: dict[str, list[Any]] = {}
-        fingerprints: dict[str, Any] = {}
+        remembered: dict[str, tuple[Any, Any]] = {}
         views: list[Event] = []
         for channel, version in new_versions.items():
             value = values.get(channel, MISSING)
             base = parent_versions.get(channel)
             if base is None:
                 base = thread.latest_version(ns, channel)
-            record, new_items, fingerprint = layout.make_record(thread, self.serde, ns, channel, value, base)
-            fingerprints[channel] = fingerprint
+            record, new_items, fingerprint, kept = layout.make_record(
+                thread, self.serde, ns, channel, value, base
+            )
+            remembered[channel] = (kept, fingerprint)
             records[channel] = [version, record]
             views.extend(
                 layout.message_events(
@@ -299,8 +301,7 @@ class ASMSaver(PortalBridge, BaseCheckpointSaver[str]):
         for channel, version in new_versions.items():
             value = values.get(channel, MISSING)
             if value is not MISSING:
-                copied = value.copy() if type(value) is list else value
-                thread.remember(ns, channel, version, copied, fingerprints[channel])
+                thread.remember(ns, channel, version, *remembered[channel])
         try:
             await self._ensure_session(thread, thread_id)
             await self.store.append_events([*views, Event(type=CHECKPOINT, session_id=session_id, data=data)])
