@@ -443,3 +443,8 @@ def test_malformed_or_unsupported_urls_are_validation_errors_without_secrets(
 ) -> None:
     done = Cli(url.format(tmp=tmp_path), tmp_path).fails("validation_error", *argv)
     assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_events_tail_refuses_a_negative_last(cli: Cli) -> None:
+    done = cli.fails("validation_error", "events", "tail", "ses_x", "--last", "-1")
+    assert "last must be an integer from 0" in done.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent_session_manager import Event, EventType, Session, open_store
+import pytest
+
+from agent_session_manager import Event, EventType, Session, ValidationError, open_store
 from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.memory import InMemorySessionStore
 from agent_session_manager.testing import SessionStoreContract
@@ -29,3 +31,9 @@ async def test_reads_start_by_binary_search_not_scan() -> None:
     )
     page = await store.get_events(session.id, after=4990, limit=5)
     assert [e.sequence_number for e in page] == [4991, 4992, 4993, 4994, 4995]
+
+
+async def test_memory_url_options_are_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        await open_store("memory://?foo=bar")
+    assert "foo" in info.value.message

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..sessions.base import check_count
 from .common import (
     AsJson,
     Since,
@@ -82,6 +83,7 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Follow a session live (also events written by other processes) until interrupted."""
+    check_count(last, "last")
 
     async def go() -> None:
         async with await open_sessions(ctx) as store:

@@ -12,6 +12,7 @@ import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel
 
@@ -98,10 +99,13 @@ class InMemorySessionStore(LongPollSubscription, StateWrites):
         cls, url: str = "memory://", *, migrate: bool = False, **options: Any
     ) -> InMemorySessionStore:
         """`memory://`: a fresh, empty store (`migrate` is accepted and moot: there is no schema)."""
-        if options:
+        given = sorted(
+            {*options, *(name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True))}
+        )
+        if given:
             raise ValidationError(
-                f"memory:// takes no options, got {sorted(options)}",
-                details={"options": sorted(options)},
+                f"memory:// takes no options, got {given}",
+                details={"options": given},
             )
         return cls()
 
