@@ -16,6 +16,7 @@ from agent_session_manager.core.errors import StorageError, Timeout
 from agent_session_manager.sessions.base import EventQuery, SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.dialect import SQLITE
+from agent_session_manager.sessions.sql.rows import event_from_row, event_params, events_from_rows
 from agent_session_manager.sessions.sql.sqlite import SQLiteSessionStore
 from agent_session_manager.sessions.sql.statements import SESSION_SELECT
 from agent_session_manager.sessions.sql.store import events_query
@@ -223,3 +224,19 @@ async def test_the_wal_stays_under_its_bound_with_writers_and_readers(tmp_path: 
         await asyncio.gather(*readers, watcher)
         assert await store.get_latest_sequence(session.id) == 4000
     assert 0 < largest <= limit
+
+
+def test_events_from_rows_build_what_validation_builds() -> None:
+    events = [
+        Event(type="langgraph.checkpoint", session_id="s", data={"a": [1, {"b": None}]}, run_id="r1"),
+        Event(
+            type=EventType.MESSAGE_SENT, session_id="s", metadata={"k": "ü"}, provider="p", correlation_id="c"
+        ),
+    ]
+    rows = [event_params(SQLITE, event, n) for n, event in enumerate(events, 1)]
+    built = events_from_rows(SQLITE, rows)
+    assert built == [e.model_copy(update={"sequence_number": n}) for n, e in enumerate(events, 1)]
+    assert built[1].type is EventType.MESSAGE_SENT and built[0].type == "langgraph.checkpoint"
+    assert built[0].model_fields_set == set(Event.model_fields)
+    assert built[0].model_copy(update={"run_id": "r2"}).run_id == "r2" and built[0].run_id == "r1"
+    assert event_from_row(SQLITE, rows[1]) == built[1]

@@ -21,7 +21,7 @@ from ..core.pagination import MAX_PAGE_SIZE
 from ..core.usage import TOKEN_KEYS
 from ..sessions.sql import statements as q
 from ..sessions.sql.dialect import SqlText
-from ..sessions.sql.rows import event_from_row, run_from_row, session_from_row
+from ..sessions.sql.rows import events_from_rows, run_from_row, session_from_row
 from ..sessions.sql.store import SQLSessionStore
 from .base import EventFilter, RunFilter, SessionFilter, SessionStats
 from .engine import KeysetQueryAPI
@@ -186,7 +186,7 @@ class SQLQueryAPI(KeysetQueryAPI):
         order = sql.keyset([_EVENT_COLUMNS[c] for c in keyset.columns], after, descending=keyset.descending)
         text = sql.sql(f"{q.EVENT_SELECT} e", f" ORDER BY {order} LIMIT {sql.param(limit)}")
         rows = await self.store.sql_read(text, sql.args)
-        return [event_from_row(self.dialect, row) for row in rows]
+        return events_from_rows(self.dialect, rows)
 
     async def _count_events(self, filters: EventFilter) -> int:
         sql = self._event_text(filters)

@@ -64,7 +64,7 @@ from .rows import (
     Row,
     artifact_from_row,
     artifact_params,
-    event_from_row,
+    events_from_rows,
     run_from_row,
     run_params,
     session_from_row,
@@ -409,8 +409,7 @@ class SQLSessionStore(LongPollSubscription, StateWrites, abc.ABC):
         rows = await self._read(self._q(sql), args, bounded=count is not None and count <= MAX_PAGE_SIZE)
         if not rows and await self._one(q.SESSION_EXISTS, query.session_id) is None:
             raise session_missing(query.session_id)
-        dialect = self.dialect
-        events = [event_from_row(dialect, row) for row in rows]
+        events = events_from_rows(self.dialect, rows)
         if query.last is not None:
             events.reverse()
         return events
