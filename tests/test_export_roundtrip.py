@@ -157,3 +157,33 @@ async def test_a_pruned_session_imports_renumbered_in_order(sqlite_store: Sessio
         assert [e.id for e in again.events] == [e.id for e in export.events]
         assert [e.sequence_number for e in again.events] == [1, 2, 3, 4]
         assert [e.data for e in again.events] == [{"i": i} for i in range(6, 10)]
+
+
+async def _exported_lines(count: int) -> tuple[list[bytes], str]:
+    async with await open_store("memory://") as source:
+        session = await source.save_session(Session(agent_id="a"))
+        await source.append_events(
+            [Event(type=EventType.MESSAGE_SENT, session_id=session.id) for _ in range(count)]
+        )
+        return (await export_session(source, session.id)).to_jsonl(), session.id
+
+
+async def test_import_reports_what_it_stored_when_an_event_line_is_repeated() -> None:
+    lines, session_id = await _exported_lines(12)
+    events = [i for i, line in enumerate(lines) if b'"event"' in line[:40]]
+    doubled = [*lines[: events[-1] + 1], lines[events[-1]], *lines[events[-1] + 1 :]]
+    doubled[-1] = doubled[-1].replace(b'"events":12', b'"events":13')
+    async with await open_store("memory://") as target:
+        result = await import_session(target, doubled)
+        assert result.events == 12
+        assert len(await target.get_events(session_id)) == 12
+
+
+async def test_import_takes_a_whole_json_lines_document_as_bytes() -> None:
+    lines, session_id = await _exported_lines(3)
+    async with await open_store("memory://") as target:
+        result = await import_session(
+            target, b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+        )
+        assert result.events == 3
+        assert [e.sequence_number for e in await target.get_events(session_id)] == [1, 2, 3]

@@ -308,10 +308,26 @@ async def import_session(
     if isinstance(source, SessionExport):
         return await _import_lines(store, _aiter(source.to_jsonl()))
     if isinstance(source, bytes | str):
+        if _is_json_lines(source):
+            return await _import_lines(store, _aiter([source]))
         return await _import_lines(store, _aiter(SessionExport.from_json(source).to_jsonl()))
     if isinstance(source, AsyncIterable):
         return await _import_lines(store, source)
     return await _import_lines(store, _aiter(source))
+
+
+def _is_json_lines(document: bytes | str) -> bool:
+    """Whether a whole document is JSON Lines (one object per line) rather than one JSON document:
+    its first line is a complete JSON value followed by more lines."""
+    data = document.encode() if isinstance(document, str) else document
+    first, newline, rest = data.strip().partition(b"\n")
+    if not newline or not rest.strip():
+        return False
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 async def _aiter(lines: Iterable[bytes | str]) -> AsyncIterator[bytes | str]:
@@ -327,7 +343,10 @@ class _Importer:
         self.session: Session | None = None
         self.pending: list[Event] = []
         self.runs = 0
+        #: Event lines read (what the end line counts) and events stored (a repeated line stores once).
+        self.event_lines = 0
         self.events = 0
+        self.event_ids: set[str] = set()
         self.artifacts = 0
         self.renumbered = False
 
@@ -347,7 +366,7 @@ class _Importer:
         elif kind == "artifact":
             await self._register(value)
         else:
-            _LineReader.check_end(value, self.runs, self.events, self.artifacts)
+            _LineReader.check_end(value, self.runs, self.event_lines, self.artifacts)
 
     async def _start(self, session: Session) -> None:
         try:
@@ -374,7 +393,10 @@ class _Importer:
                 )
             if written.sequence_number != original.sequence_number:
                 self.renumbered = True
-        self.events += len(stored)
+        self.event_lines += len(self.pending)
+        new = {event.id for event in stored} - self.event_ids
+        self.event_ids |= new
+        self.events += len(new)
         self.pending = []
 
     async def _register(self, record: ArtifactRecord) -> None:
