@@ -191,8 +191,9 @@ class _Pool:
 
     asyncpg's own pool costs an extra task per release and, by default, a `RESET ALL` round trip; the
     store never changes session state on its connections, so neither is needed. Even with `reset=`
-    tuned away, asyncpg's pool (still one task per release) measured slower for single appends and for
-    16 writers (`python -m bench sql`, "our pool / asyncpg's"); `pool=` uses an application's anyway.
+    tuned away, asyncpg's pool (still one task per release) measured slower with 16 writers (by
+    15-60%) and no faster for single appends (`python -m bench sql`, "our pool / asyncpg's"); `pool=`
+    uses an application's anyway.
     Connections are opened lazily up to `size`; a broken one is dropped and replaced on the next
     acquire. Once closed, the pool opens nothing more and closes what operations still in flight give
     back.
