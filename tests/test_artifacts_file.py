@@ -297,3 +297,28 @@ async def test_planted_symlinks_are_never_followed(tmp_path: Path, level: str) -
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("content_type", "text/html"),
+        ("metadata", {"pages": 4}),
+        ("format", 9),
+        ("modified_at", "2001-01-01T00:00:00+00:00"),
+    ],
+)
+async def test_an_edited_record_is_a_checksum_mismatch(
+    store: FileArtifactStore, field: str, value: object
+) -> None:
+    await store.put("a/report.pdf", b"%PDF", content_type="application/pdf", metadata={"pages": 3})
+    path = blob_path(store, "a/report.pdf")
+    raw = path.read_bytes()
+    (length,) = struct.unpack(">Q", raw[-16:-8])
+    trailer = orjson.loads(raw[-16 - length : -16])
+    trailer[field] = value
+    edited = orjson.dumps(trailer)
+    path.write_bytes(raw[: -16 - length] + edited + struct.pack(">Q", len(edited)) + raw[-8:])
+    for read in (store.get, store.stat, store.open_read):
+        with pytest.raises(ChecksumMismatch):
+            await read("a/report.pdf")

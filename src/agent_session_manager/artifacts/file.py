@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
+
 from ..core.clock import utc_now
 from ..core.digest import is_sha256, sha256_hex
 from ..core.errors import ASMError, NotFound, StorageError, ValidationError
@@ -83,19 +85,30 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+#: The trailer's format: 2 adds `record_sha256`, the SHA-256 of every other field of the trailer.
+_TRAILER_FORMAT = 2
+
+
+def _record_digest(fields: dict[str, Any]) -> str:
+    """SHA-256 of a trailer's fields other than `record_sha256`, keys sorted: covers the whole record
+    (content type, metadata, format, times), as `sha256` covers the bytes."""
+    return sha256_hex(
+        orjson.dumps({k: v for k, v in fields.items() if k != "record_sha256"}, option=orjson.OPT_SORT_KEYS)
+    )
+
+
 def encode_trailer(info: ArtifactInfo) -> bytes:
     """The JSON trailer and footer written after an object's bytes."""
-    trailer = dumps(
-        {
-            "format": 1,
-            "key": info.key,
-            "size": info.size,
-            "sha256": info.sha256,
-            "content_type": info.content_type,
-            "metadata": info.metadata,
-            "modified_at": info.modified_at.isoformat(),
-        }
-    )
+    fields: dict[str, Any] = {
+        "format": _TRAILER_FORMAT,
+        "key": info.key,
+        "size": info.size,
+        "sha256": info.sha256,
+        "content_type": info.content_type,
+        "metadata": info.metadata,
+        "modified_at": info.modified_at.isoformat(),
+    }
+    trailer = dumps({**fields, "record_sha256": _record_digest(fields)})
     return trailer + _FOOTER.pack(len(trailer), MAGIC)
 
 
@@ -112,6 +125,10 @@ def _decode_trailer(raw: bytes, key: str, where: str) -> ArtifactInfo:
         )
     except (ValueError, TypeError, KeyError):
         raise mismatch(where, key, "has a damaged record (trailer)") from None
+    if fields.get("format") != _TRAILER_FORMAT or fields.get("record_sha256") != _record_digest(fields):
+        raise mismatch(
+            where, key, "has a record (content type, metadata, ...) that no longer matches its checksum"
+        )
     if (
         info.key != key
         or not isinstance(info.size, int)
