@@ -18,11 +18,9 @@ appends and streaming reads.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +33,7 @@ from agent_session_manager.sessions.base import SessionStore
 from agent_session_manager.sessions.sql import migrations
 from agent_session_manager.sessions.sql.rows import EVENT_COLUMNS
 
-from .common import PAYLOAD, Result, header, pg_database, pg_drop, report
+from .common import PAYLOAD, Result, compare, header, pg_database, pg_drop
 
 REPS = 3
 PAYLOAD_TEXT = orjson.dumps(PAYLOAD).decode()
@@ -56,19 +54,8 @@ def _parsed(rows: Any) -> None:
 
 
 async def _compare(case: str, count: int, ours: Runner, bare: Runner, target: float, unit: str) -> Result:
-    """Median rates of `ours` and `bare` (each doing `count` operations), alternating repetitions, after
-    one untimed round of each (statement caches, prepared statements, the page cache)."""
-    await bare()
-    await ours()
-    rates: dict[str, list[float]] = {"ours": [], "bare": []}
-    for _ in range(REPS):
-        for name, work in (("bare", bare), ("ours", ours)):
-            started = time.perf_counter()
-            await work()
-            rates[name].append(count / (time.perf_counter() - started))
-    return report(
-        Result(case, statistics.median(rates["ours"]), statistics.median(rates["bare"]), unit, target)
-    )
+    """`common.compare` after one untimed round of each."""
+    return await compare(case, count, ours, bare, unit, target, reps=REPS, warm=True)
 
 
 def _rows(session_id: str, start: int, count: int, when: Any) -> Iterator[tuple[Any, ...]]:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import statistics
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +28,7 @@ import orjson
 from agent_session_manager import open_store
 from agent_session_manager.sessions.sql import migrations
 
-from .common import Result, header, pg_database, pg_drop, report
+from .common import Result, compare, header, pg_database, pg_drop
 
 REPS = 3
 SCOPE = "app:bench"
@@ -49,16 +47,8 @@ def _delta(i: int) -> dict[str, object]:
 
 
 async def _compare(case: str, count: int, ours: Runner, bare: Runner, target: float | None) -> Result:
-    """Median rates (merges/s) of `ours` and `bare`, alternating repetitions."""
-    rates: dict[str, list[float]] = {"ours": [], "bare": []}
-    for _ in range(REPS):
-        for name, work in (("bare", bare), ("ours", ours)):
-            started = time.perf_counter()
-            await work()
-            rates[name].append(count / (time.perf_counter() - started))
-    return report(
-        Result(case, statistics.median(rates["ours"]), statistics.median(rates["bare"]), "merges/s", target)
-    )
+    """`common.compare` in merges/s."""
+    return await compare(case, count, ours, bare, "merges/s", target, reps=REPS)
 
 
 async def _postgres(count: int, writers: int) -> None:

@@ -60,6 +60,34 @@ async def rate(count: int, work: Callable[[], Awaitable[None]], reps: int = 3) -
     return statistics.median(rates)
 
 
+async def compare(
+    case: str,
+    count: int,
+    ours: Callable[[], Awaitable[None]],
+    bare: Callable[[], Awaitable[None]],
+    unit: str,
+    target: float | None,
+    *,
+    reps: int = 3,
+    warm: bool = False,
+) -> Result:
+    """Report the median rates of `ours` and `bare` (each doing `count` operations), timed in alternating
+    repetitions so both see the same machine load; `warm` runs one untimed round of each first (statement
+    caches, prepared statements, the page cache)."""
+    if warm:
+        await bare()
+        await ours()
+    rates: dict[str, list[float]] = {"ours": [], "bare": []}
+    for _ in range(reps):
+        for name, work in (("bare", bare), ("ours", ours)):
+            started = time.perf_counter()
+            await work()
+            rates[name].append(count / (time.perf_counter() - started))
+    return report(
+        Result(case, statistics.median(rates["ours"]), statistics.median(rates["bare"]), unit, target)
+    )
+
+
 async def pg_database() -> str:
     """The URL of a new, empty PostgreSQL database on the test server, for one benchmark run (imports
     the PostgreSQL driver here, so benchmarks without PostgreSQL do not need it)."""
